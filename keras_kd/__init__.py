@@ -1,0 +1,11 @@
+"""keras_kd: knowledge distillation and compression for Keras 3.
+
+The public API is what this module re-exports.
+"""
+
+from keras_kd import datasets
+from keras_kd import losses
+from keras_kd import taps
+from keras_kd.distiller import Distiller
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""Datasets: real loaders that read local files first and download last."""
+
+from keras_kd.datasets import fashion_mnist

@@ -1,0 +1,501 @@
+"""`Distiller`: a `keras.Model` that trains a student against a frozen teacher.
+
+One training step (TensorFlow backend):
+
+1. unpack `(x, y, sample_weight)`;
+2. run the teacher once, `training=False`, outside the gradient tape, and
+   pass its outputs (and tapped features) through `stop_gradient`;
+3. under the tape, run the student once (through its tap when features are
+   distilled, so logits and features come from the same pass);
+4. total = w * student_loss + (1 - w) * sum_i(w_i * term_i) + regularization,
+   where w is `student_loss_weight`, and the student loss is the loss given
+   to `compile` (with Keras's sample-weight handling);
+5. apply gradients to the Distiller's trainable variables: the student's
+   (and helper layers' such as connectors), never the teacher's;
+6. update the compiled metrics on the student's predictions, and one mean
+   tracker per loss: `loss`, `student_loss`, `distillation_loss`, and
+   `distill/<name>` per term when there are several.
+
+Every term is computed and logged at its true value even when its weight,
+or `1 - student_loss_weight`, is 0. `test_step` computes the same terms the
+same way, with the student in inference mode.
+
+What it deliberately leaves out: data augmentation (see `views`), multiple
+teachers and online distillation (see `keras_kd.methods`).
+"""
+
+import copy
+import warnings
+
+import keras
+from keras import ops
+
+from keras_kd import _validation
+from keras_kd import losses as kd_losses
+from keras_kd import taps
+
+_OWNER = "Distiller"
+_warned_about_keras_kl = False
+
+
+def _require_tensorflow():
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"keras_kd.Distiller's train_step needs the TensorFlow backend. "
+            f"Received: KERAS_BACKEND={keras.backend.backend()!r}. Set "
+            f"KERAS_BACKEND=tensorflow before importing keras (JAX and PyTorch "
+            f"train steps are not implemented yet; the losses already use "
+            f"keras.ops)."
+        )
+
+
+def _check_model(role, model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"{_OWNER}: the {role} must be a keras.Model. Received: "
+            f"{role}={model!r} (of type {type(model).__name__}). Wrap "
+            f"other frameworks' models or plain functions in a Keras model, "
+            f"e.g. keras.layers.TorchModuleWrapper or a functional model."
+        )
+
+
+def _final_activation_name(model):
+    """The name of the activation the model's output goes through, if known.
+
+    Looks at the layer that produces the (single) output: its `activation`
+    attribute (Dense, Conv, Activation) or a `Softmax` layer.
+    """
+    outputs = getattr(model, "outputs", None)
+    if not outputs or len(outputs) != 1:
+        return None
+    history = getattr(outputs[0], "_keras_history", None)
+    if history is None:
+        return None
+    layer = history[0]
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None)
+
+
+def _term_name(term):
+    name = getattr(term, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return getattr(term, "registry_name", None) or type(term).__name__.lower()
+
+
+def _uses_final_outputs(term):
+    return (
+        getattr(term, "teacher_layer_name", None) is None
+        and getattr(term, "student_layer_name", None) is None
+    )
+
+
+def _declares_teacher_logits(term):
+    if isinstance(term, keras.distillation.LogitsDistillation):
+        return True  # it always treats the outputs as logits
+    return bool(getattr(term, "teacher_from_logits", False)) and _uses_final_outputs(term)
+
+
+def _fix_keras_kl(term):
+    """Returns `term`, or a copy whose bare KL function is `KLDivergence()`.
+
+    `keras.distillation.LogitsDistillation(loss="kl_divergence")` (its
+    default) resolves the name with `keras.losses.get`, which returns the
+    bare function `kl_divergence`. Its `compute_loss` only applies softmax
+    when the loss is a `KLDivergence` *instance*, so with the bare function it
+    computes KL on clipped, temperature-scaled logits. See
+    docs/upstream/keras-logits-distillation-kl.md. The user's object is left
+    untouched; the Distiller holds the corrected copy.
+    """
+    global _warned_about_keras_kl
+    if not isinstance(term, keras.distillation.LogitsDistillation):
+        return term
+    bare = keras.losses.kl_divergence
+    if not any(fn is bare for fn in keras.tree.flatten(term.loss)):
+        return term
+    fixed = copy.copy(term)
+    fixed.loss = keras.tree.map_structure(
+        lambda fn: keras.losses.KLDivergence() if fn is bare else fn, term.loss
+    )
+    if not _warned_about_keras_kl:
+        warnings.warn(
+            "keras.distillation.LogitsDistillation(loss='kl_divergence') "
+            "computes KL on temperature-scaled logits instead of "
+            "probabilities (keras.losses.get returns the bare function, which "
+            "skips its softmax branch). keras_kd.Distiller uses "
+            "keras.losses.KLDivergence() instead, which gives Hinton's "
+            "numbers. Pass loss=keras.losses.KLDivergence() yourself, or use "
+            "keras_kd.losses.KD, to silence this warning.",
+            stacklevel=4,
+        )
+        _warned_about_keras_kl = True
+    return fixed
+
+
+def _normalize_terms(distillation_losses):
+    if distillation_losses is None:
+        return [kd_losses.KD()]
+    if not isinstance(distillation_losses, (list, tuple)):
+        distillation_losses = [distillation_losses]
+    if not distillation_losses:
+        raise ValueError(
+            f"{_OWNER}: `distillation_losses` is empty. Pass at least one "
+            f"term (e.g. keras_kd.losses.KD(temperature=4)), or None for "
+            f"Hinton's KD at T=4."
+        )
+    terms = []
+    for item in distillation_losses:
+        if isinstance(item, (str, dict)):
+            item = kd_losses.get(item)
+        if not isinstance(item, keras.distillation.DistillationLoss):
+            raise TypeError(
+                f"{_OWNER}: each distillation loss must be a "
+                f"keras.distillation.DistillationLoss or a registered name. "
+                f"Received: {item!r} (of type {type(item).__name__}). "
+                f"Available names: {', '.join(kd_losses.available())}."
+            )
+        terms.append(_fix_keras_kl(item))
+    return terms
+
+
+def _normalize_weights(weights, count):
+    if weights is None:
+        return [1.0] * count
+    if not isinstance(weights, (list, tuple)):
+        weights = [weights]
+    if len(weights) != count:
+        raise ValueError(
+            f"{_OWNER}: `distillation_loss_weights` needs one weight per "
+            f"distillation loss. Received: {len(weights)} weights "
+            f"({list(weights)}) for {count} losses."
+        )
+    return [
+        _validation.check_non_negative_number(
+            "distillation_loss_weights[i]", w, owner=_OWNER
+        )
+        for w in weights
+    ]
+
+
+def _unique_names(terms):
+    names, seen = [], {}
+    for term in terms:
+        base = _term_name(term)
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}_{seen[base]}")
+    return names
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class Distiller(keras.Model):
+    """Trains a student to match a frozen teacher and the labels.
+
+    Argument names mirror `keras.distillation.Distiller`, so switching is a
+    one-line change, and any `keras.distillation.DistillationLoss` works,
+    Keras's `LogitsDistillation` and `FeatureDistillation` included.
+
+    total = w * student_loss + (1 - w) * sum_i(weight_i * term_i)
+
+    Args:
+        teacher: a trained `keras.Model`. It is frozen (`trainable=False`),
+            run with `training=False`, once per step, and its outputs pass
+            through `stop_gradient`.
+        student: the `keras.Model` to train. Its outputs feed the compiled
+            loss and metrics; `predict` and `call` return them.
+        distillation_losses: a term, a list of terms, registered names
+            (`"kd"`), or `None` for `keras_kd.losses.KD(temperature=4.0)`.
+            Defaults to `None`.
+        distillation_loss_weights: one weight >= 0 per term. Defaults to
+            `None` (1.0 each).
+        student_loss_weight: w in [0, 1]. Defaults to 0.5.
+        name: defaults to `"distiller"`.
+
+    Example:
+
+    ```python
+    distiller = keras_kd.Distiller(
+        teacher, student, keras_kd.losses.KD(temperature=4.0),
+        student_loss_weight=0.1)
+    distiller.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"])
+    distiller.fit(x_train, y_train, epochs=10, validation_data=(x_val, y_val))
+    distiller.student.save("student.keras")  # the student alone
+    ```
+    """
+
+    def __init__(
+        self,
+        teacher,
+        student,
+        distillation_losses=None,
+        *,
+        distillation_loss_weights=None,
+        student_loss_weight=0.5,
+        name="distiller",
+        **kwargs,
+    ):
+        _require_tensorflow()
+        _check_model("teacher", teacher)
+        _check_model("student", student)
+        super().__init__(name=name, **kwargs)
+        self.teacher = teacher
+        self.student = student
+        self.student_loss_weight = _validation.check_unit_interval(
+            "student_loss_weight", student_loss_weight, owner=_OWNER
+        )
+        self.distillation_losses = _normalize_terms(distillation_losses)
+        self.distillation_loss_weights = _normalize_weights(
+            distillation_loss_weights, len(self.distillation_losses)
+        )
+        self.term_names = _unique_names(self.distillation_losses)
+        self.teacher.trainable = False
+
+        for term in self.distillation_losses:
+            term.validate_model_compatibility(teacher, student)
+        self._validate_final_outputs()
+        self._build_taps()
+
+        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        if len(self.distillation_losses) > 1:
+            self.term_trackers = [
+                keras.metrics.Mean(name=f"distill/{n}") for n in self.term_names
+            ]
+        else:
+            self.term_trackers = []
+        # Both models are built, so the Distiller is: its weights (and an
+        # optimizer's state) can be saved and restored before any step.
+        self.built = bool(self.teacher.built and self.student.built)
+
+    # ----------------------------------------------------------- validation
+
+    def _validate_final_outputs(self):
+        final_terms = [t for t in self.distillation_losses if _uses_final_outputs(t)]
+        if not final_terms:
+            return
+        t_outputs = getattr(self.teacher, "outputs", None)
+        s_outputs = getattr(self.student, "outputs", None)
+        if t_outputs and s_outputs:
+            t_shapes = [tuple(o.shape) for o in t_outputs]
+            s_shapes = [tuple(o.shape) for o in s_outputs]
+            comparable = len(t_shapes) == len(s_shapes) and all(
+                len(a) == len(b)
+                and all(x is None or y is None or x == y for x, y in zip(a, b))
+                for a, b in zip(t_shapes, s_shapes)
+            )
+            if not comparable:
+                raise ValueError(
+                    f"{_OWNER}: the teacher's and the student's outputs cannot "
+                    f"be compared by {', '.join(_term_name(t) for t in final_terms)}. "
+                    f"Received: teacher outputs {t_shapes}, student outputs "
+                    f"{s_shapes}. Both must predict the same classes: give the "
+                    f"student the teacher's output width, or distill features "
+                    f"instead (teacher_layer_name / student_layer_name)."
+                )
+        if any(_declares_teacher_logits(t) for t in final_terms):
+            activation = _final_activation_name(self.teacher)
+            if activation in ("softmax", "log_softmax"):
+                raise ValueError(
+                    f"{_OWNER}: the teacher's final layer applies "
+                    f"{activation}, but a distillation term declares its "
+                    f"outputs as logits. Received: teacher {self.teacher.name!r} "
+                    f"ending in activation={activation!r}. Either rebuild the "
+                    f"teacher's last layer without the activation (logits are "
+                    f"better for temperature scaling), or declare "
+                    f"probabilities: keras_kd.losses.KD(teacher_from_logits=False)."
+                )
+
+    def _build_taps(self):
+        teacher_layers, student_layers = [], []
+        for term in self.distillation_losses:
+            t_name = getattr(term, "teacher_layer_name", None)
+            s_name = getattr(term, "student_layer_name", None)
+            if t_name is not None and t_name not in teacher_layers:
+                teacher_layers.append(t_name)
+            if s_name is not None and s_name not in student_layers:
+                student_layers.append(s_name)
+        # Stored outside Keras's tracking: the taps share the models'
+        # variables, which must be saved once, under teacher/ and student/.
+        self.__dict__["_teacher_tap"] = taps.build_tap(
+            self.teacher, teacher_layers, role="teacher"
+        )
+        self.__dict__["_student_tap"] = taps.build_tap(
+            self.student, student_layers, role="student"
+        )
+        self.__dict__["_teacher_layers"] = teacher_layers
+        self.__dict__["_student_layers"] = student_layers
+
+    # ------------------------------------------------------------- compile
+
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Configures training. `loss` is the student's loss on the labels.
+
+        `loss` may be `None` only when `student_loss_weight == 0` (pure
+        distillation, labels optional). Metrics are computed on the
+        student's predictions.
+        """
+        if loss is None and self.student_loss_weight > 0:
+            raise ValueError(
+                f"{_OWNER}.compile: `loss` (the student's loss on the labels) "
+                f"is required when student_loss_weight > 0. Received: "
+                f"loss=None, student_loss_weight={self.student_loss_weight}. "
+                f"Pass e.g. loss=keras.losses.SparseCategoricalCrossentropy("
+                f"from_logits=True), or set student_loss_weight=0 for pure "
+                f"distillation."
+            )
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        """Restores `compile` when a saved Distiller is loaded."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    # ------------------------------------------------------------- forward
+
+    def call(self, inputs, training=None):
+        """The student's outputs."""
+        return self.student(inputs, training=training)
+
+    def _teacher_forward(self, x):
+        if self._teacher_tap is None:
+            outputs, features = self.teacher(x, training=False), []
+        else:
+            outputs, *features = self._teacher_tap(x, training=False)
+        stop = ops.stop_gradient
+        return (
+            keras.tree.map_structure(stop, outputs),
+            dict(zip(self._teacher_layers, [stop(f) for f in features])),
+        )
+
+    def _student_forward(self, x, training):
+        if self._student_tap is None:
+            return self.student(x, training=training), {}
+        outputs, *features = self._student_tap(x, training=training)
+        return outputs, dict(zip(self._student_layers, features))
+
+    # --------------------------------------------------------------- losses
+
+    def _term_value(self, term, teacher, student, sample_weight):
+        t_name = getattr(term, "teacher_layer_name", None)
+        s_name = getattr(term, "student_layer_name", None)
+        t_value = teacher[0] if t_name is None else teacher[1][t_name]
+        s_value = student[0] if s_name is None else student[1][s_name]
+        if isinstance(term, kd_losses.DistillationTerm):
+            value = term.compute_loss(t_value, s_value, sample_weight=sample_weight)
+        else:
+            term.validate_outputs(t_value, s_value)
+            value = term.compute_loss(t_value, s_value)
+        value = ops.convert_to_tensor(value)
+        if len(value.shape) != 0:
+            raise ValueError(
+                f"{_OWNER}: distillation term {_term_name(term)!r} must "
+                f"return a scalar from compute_loss. Received: a tensor of "
+                f"shape {tuple(value.shape)}. Reduce it (e.g. ops.mean)."
+            )
+        return ops.cast(value, "float32")
+
+    def compute_distillation_losses(self, y, y_pred, sample_weight, teacher, student):
+        """Returns `(total, student_loss, distillation_loss, term_values)`.
+
+        `teacher` and `student` are `(outputs, {layer_name: feature})` pairs.
+        `student_loss` is `None` when no loss was compiled or `y is None`.
+        """
+        student_loss = None
+        if self._compile_loss is not None and y is not None:
+            student_loss = ops.cast(
+                self._compile_loss(y, y_pred, sample_weight), "float32"
+            )
+        elif self.student_loss_weight > 0:
+            raise ValueError(
+                f"{_OWNER}: labels are required when student_loss_weight > 0. "
+                f"Received: data without targets and student_loss_weight="
+                f"{self.student_loss_weight}. Pass (x, y), or set "
+                f"student_loss_weight=0 to distill on unlabeled data."
+            )
+        term_values = [
+            self._term_value(term, teacher, student, sample_weight)
+            for term in self.distillation_losses
+        ]
+        distillation_loss = term_values[0] * self.distillation_loss_weights[0]
+        for value, weight in zip(term_values[1:], self.distillation_loss_weights[1:]):
+            distillation_loss = distillation_loss + value * weight
+        total = (1.0 - self.student_loss_weight) * distillation_loss
+        if student_loss is not None:
+            total = total + self.student_loss_weight * student_loss
+        for regularization in self.student.losses:
+            total = total + ops.cast(regularization, "float32")
+        return total, student_loss, distillation_loss, term_values
+
+    def _update_loss_trackers(self, x, total, student_loss, distillation_loss, term_values):
+        batch_size = ops.shape(keras.tree.flatten(x)[0])[0]
+        self._loss_tracker.update_state(total, sample_weight=batch_size)
+        if student_loss is not None:
+            self.student_loss_tracker.update_state(student_loss, sample_weight=batch_size)
+        self.distillation_loss_tracker.update_state(
+            distillation_loss, sample_weight=batch_size
+        )
+        for tracker, value in zip(self.term_trackers, term_values):
+            tracker.update_state(value, sample_weight=batch_size)
+
+    # ---------------------------------------------------------------- steps
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher = self._teacher_forward(x)
+        with tf.GradientTape() as tape:
+            student = self._student_forward(x, training=True)
+            total, student_loss, distillation_loss, term_values = (
+                self.compute_distillation_losses(
+                    y, student[0], sample_weight, teacher, student
+                )
+            )
+            scaled = self.optimizer.scale_loss(total)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        self._update_loss_trackers(x, total, student_loss, distillation_loss, term_values)
+        return self.compute_metrics(x, y, student[0], sample_weight=sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher = self._teacher_forward(x)
+        student = self._student_forward(x, training=False)
+        total, student_loss, distillation_loss, term_values = (
+            self.compute_distillation_losses(
+                y, student[0], sample_weight, teacher, student
+            )
+        )
+        self._update_loss_trackers(x, total, student_loss, distillation_loss, term_values)
+        return self.compute_metrics(x, y, student[0], sample_weight=sample_weight)
+
+    # --------------------------------------------------------------- config
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "name": self.name,
+            "teacher": serialize(self.teacher),
+            "student": serialize(self.student),
+            "distillation_losses": [serialize(t) for t in self.distillation_losses],
+            "distillation_loss_weights": list(self.distillation_loss_weights),
+            "student_loss_weight": self.student_loss_weight,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        deserialize = keras.saving.deserialize_keras_object
+        for key in ("teacher", "student"):
+            config[key] = deserialize(config[key])
+        config["distillation_losses"] = [
+            deserialize(t) for t in config["distillation_losses"]
+        ]
+        return cls(**config)
