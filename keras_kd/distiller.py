@@ -31,6 +31,7 @@ import keras
 from keras import ops
 
 from keras_kd import _validation
+from keras_kd import _loss_trackers
 from keras_kd import losses as kd_losses
 from keras_kd import taps
 
@@ -259,14 +260,10 @@ class Distiller(keras.Model):
         self._validate_final_outputs()
         self._build_taps()
 
-        self.student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self.distillation_loss_tracker = keras.metrics.Mean(name="distillation_loss")
+        tracker_names = ["student_loss", "distillation_loss"]
         if len(self.distillation_losses) > 1:
-            self.term_trackers = [
-                keras.metrics.Mean(name=f"distill/{n}") for n in self.term_names
-            ]
-        else:
-            self.term_trackers = []
+            tracker_names += [f"distill/{n}" for n in self.term_names]
+        self.loss_trackers = _loss_trackers.LossTrackers(tracker_names)
         # Both models are built, so the Distiller is: its weights (and an
         # optimizer's state) can be saved and restored before any step.
         self.built = bool(self.teacher.built and self.student.built)
@@ -348,6 +345,8 @@ class Distiller(keras.Model):
                 f"distillation."
             )
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        # Without a compiled loss there is no student loss to report.
+        self.loss_trackers.set_hidden(["student_loss"] if loss is None else [])
 
     def compile_from_config(self, config):
         """Restores `compile` when a saved Distiller is loaded."""
@@ -435,13 +434,14 @@ class Distiller(keras.Model):
     def _update_loss_trackers(self, x, total, student_loss, distillation_loss, term_values):
         batch_size = ops.shape(keras.tree.flatten(x)[0])[0]
         self._loss_tracker.update_state(total, sample_weight=batch_size)
+        values = {"distillation_loss": distillation_loss}
         if student_loss is not None:
-            self.student_loss_tracker.update_state(student_loss, sample_weight=batch_size)
-        self.distillation_loss_tracker.update_state(
-            distillation_loss, sample_weight=batch_size
-        )
-        for tracker, value in zip(self.term_trackers, term_values):
-            tracker.update_state(value, sample_weight=batch_size)
+            values["student_loss"] = student_loss
+        if len(term_values) > 1:
+            values.update(
+                {f"distill/{n}": v for n, v in zip(self.term_names, term_values)}
+            )
+        self.loss_trackers.update(values, batch_size)
 
     # ---------------------------------------------------------------- steps
 

@@ -1,0 +1,54 @@
+"""The Distiller's per-term loss trackers, grouped as one metric.
+
+They form a Keras `MetricsList`, the container Keras's monitor callbacks
+(`EarlyStopping`, `ModelCheckpoint`, `ReduceLROnPlateau`) search to infer
+whether a metric goes up or down. Grouped there and marked "down", the
+trackers let `monitor="val_distillation_loss"` work without `mode="min"`,
+as `monitor="val_loss"` does.
+"""
+
+import keras
+
+try:  # Keras's container; private, so fall back to a plain Metric.
+    from keras.src.trainers.compile_utils import MetricsList as _Base
+except ImportError:  # pragma: no cover - depends on the Keras version
+    _Base = None
+
+
+class LossTrackers(_Base or keras.metrics.Metric):
+    """Batch-size-weighted means of named loss values, reset each epoch."""
+
+    def __init__(self, names, name="distillation_loss_trackers"):
+        trackers = [keras.metrics.Mean(name=n) for n in names]
+        for tracker in trackers:
+            tracker._direction = "down"
+        if _Base is not None:
+            super().__init__(trackers, name=name)
+        else:  # pragma: no cover
+            super().__init__(name=name)
+            self.metrics = trackers
+        self._hidden = ()
+
+    def set_hidden(self, names):
+        """Names left out of the results (e.g. no student loss compiled)."""
+        self._hidden = tuple(names)
+
+    def update(self, values, batch_size):
+        for tracker in self.metrics:
+            if tracker.name in values:
+                tracker.update_state(values[tracker.name], sample_weight=batch_size)
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError("Use update(values, batch_size).")
+
+    def reset_state(self):
+        for tracker in self.metrics:
+            tracker.reset_state()
+
+    def result(self):
+        return {m.name: m.result() for m in self.metrics if m.name not in self._hidden}
+
+    get_result = result
+
+    def get_config(self):
+        return {"name": self.name}
