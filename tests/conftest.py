@@ -15,5 +15,3 @@ def _seed():
     keras.backend.clear_session()
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: end-to-end runs on real data (minutes)")

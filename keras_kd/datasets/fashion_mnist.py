@@ -127,3 +127,36 @@ def load_data(directory=None):
         return keras.datasets.fashion_mnist.load_data()
     arrays = {k: read_idx(os.path.join(directory, f)) for k, f in FILES.items()}
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
+def load_splits(validation_size=5000, *, directory=None):
+    """Train / validation / test splits with a channel axis, for Keras models.
+
+    The validation split is the *last* `validation_size` training images (a
+    fixed split, so runs compare on the same images); the test split is the
+    official 10k. Images stay uint8 in [0, 255], shape `(n, 28, 28, 1)`;
+    the reference models rescale inside.
+
+    Args:
+        validation_size: images held out of training. Defaults to 5000. Pass
+            0 for no validation split (`None` is returned in its place).
+        directory: passed to `load_data`. Defaults to `None`.
+
+    Returns:
+        `((x_train, y_train), (x_val, y_val) or None, (x_test, y_test))`.
+    """
+    (x_train, y_train), (x_test, y_test) = load_data(directory)
+    if not 0 <= validation_size < len(x_train):
+        raise ValueError(
+            f"validation_size must be in [0, {len(x_train)}). "
+            f"Received: validation_size={validation_size}."
+        )
+    x_train, x_test = x_train[..., None], x_test[..., None]
+    if validation_size == 0:
+        return (x_train, y_train), None, (x_test, y_test)
+    cut = len(x_train) - validation_size
+    return (
+        (x_train[:cut], y_train[:cut]),
+        (x_train[cut:], y_train[cut:]),
+        (x_test, y_test),
+    )

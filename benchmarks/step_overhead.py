@@ -1,0 +1,139 @@
+"""What a distillation step costs beyond the work it cannot avoid.
+
+Times, in one process on Fashion-MNIST-shaped batches (128 x 28 x 28 x 1)
+with the reference teacher and student (`keras_kd.zoo`):
+
+- the student's own train step (`student.fit`);
+- the teacher's forward pass (`training=False`, compiled);
+- keras_kd's distill step (`keras_kd.Distiller.fit`, Hinton KD);
+- Keras's distill step (`keras.distillation.Distiller.fit` with
+  `LogitsDistillation(loss=KLDivergence())`, the correct KL);
+
+and prints two ratios:
+
+- floor ratio = t(keras_kd step) / (t(student step) + t(teacher forward)),
+  goal <= 1.05;
+- Keras ratio = t(keras_kd step) / t(Keras Distiller step), goal <= 1.0.
+
+Each measurement is the median over rounds; within a round the candidates
+run back to back in a rotating order, so drift in the machine's speed hits
+them alike.
+
+    python benchmarks/step_overhead.py            # ~3 minutes on 2 cores
+    python benchmarks/step_overhead.py --steps 10 --rounds 2   # smoke
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_kd  # noqa: E402
+from keras_kd import zoo  # noqa: E402
+
+SPARSE_CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _batches(steps, batch_size, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(steps * batch_size, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, size=steps * batch_size)
+    return x, y
+
+
+def _fit_timer(model, x, y, batch_size):
+    """Returns a function timing one epoch of `fit` per call, in s / step."""
+    model.fit(x[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, verbose=0)
+    steps = len(x) // batch_size
+
+    def run():
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        return (time.perf_counter() - start) / steps
+
+    return run
+
+
+def _forward_timer(model, x, batch_size):
+    forward = tf.function(lambda batch: model(batch, training=False))
+    batches = [tf.constant(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    forward(batches[0])
+
+    def run():
+        start = time.perf_counter()
+        for batch in batches:
+            forward(batch).numpy()
+        return (time.perf_counter() - start) / len(batches)
+
+    return run
+
+
+def build_candidates(teacher, x, y, batch_size):
+    keras.utils.set_random_seed(0)
+    student = zoo.student_cnn()
+    student.compile(optimizer="adam", loss=SPARSE_CE)
+
+    ours = keras_kd.Distiller(
+        teacher, zoo.student_cnn(), keras_kd.losses.KD(4.0), student_loss_weight=0.5
+    )
+    ours.compile(optimizer="adam", loss=SPARSE_CE)
+
+    theirs = keras.distillation.Distiller(
+        teacher,
+        zoo.student_cnn(),
+        keras.distillation.LogitsDistillation(temperature=4.0, loss=keras.losses.KLDivergence()),
+        student_loss_weight=0.5,
+    )
+    theirs.compile(optimizer="adam", loss=SPARSE_CE)
+    return {
+        "student train step": _fit_timer(student, x, y, batch_size),
+        "teacher forward": _forward_timer(teacher, x, batch_size),
+        "keras_kd distill step": _fit_timer(ours, x, y, batch_size),
+        "keras.distillation step": _fit_timer(theirs, x, y, batch_size),
+    }
+
+
+def measure(candidates, rounds):
+    times = {name: [] for name in candidates}
+    names = list(candidates)
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            times[name].append(candidates[name]())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40, help="steps per timed epoch (default 40)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds; the median is reported (default 7)")
+    parser.add_argument("--batch-size", type=int, default=128)
+    args = parser.parse_args()
+
+    x, y = _batches(args.steps, args.batch_size)
+    teacher = zoo.teacher_cnn()
+    candidates = build_candidates(teacher, x, y, args.batch_size)
+    median = measure(candidates, args.rounds)
+
+    print(f"\nkeras {keras.__version__}, tensorflow {tf.__version__}, {os.cpu_count()} CPUs, "
+          f"batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds (median)\n")
+    for name, seconds in median.items():
+        print(f"  {name:26s} {1000 * seconds:8.2f} ms/step")
+    floor = median["student train step"] + median["teacher forward"]
+    print(f"\n  floor ratio  t(keras_kd step) / (t(student step) + t(teacher fwd)) = "
+          f"{median['keras_kd distill step'] / floor:.3f}   (goal <= 1.05)")
+    print(f"  Keras ratio  t(keras_kd step) / t(keras.distillation step)          = "
+          f"{median['keras_kd distill step'] / median['keras.distillation step']:.3f}   (goal <= 1.00)")
+    print(f"  reference    t(keras.distillation step) / floor                     = "
+          f"{median['keras.distillation step'] / floor:.3f}")
+
+
+if __name__ == "__main__":
+    main()
