@@ -1,6 +1,7 @@
 """`keras-kd`: the command line. A thin layer over the library.
 
     keras-kd demo [--quick] [--run-dir DIR] [--temperature T] ...
+    keras-kd export MODEL.keras --quantization int8 --data fashion_mnist
     keras-kd losses            # the registered distillation terms
 """
 
@@ -21,11 +22,60 @@ def _demo(args):
             "student_loss_weight": args.student_loss_weight,
             "seed": args.seed,
             "verbose": args.verbose,
+            "export": False if args.no_export else None,
         }.items()
         if value is not None
     }
     config = demo.DemoConfig.quick(**overrides) if args.quick else demo.DemoConfig(**overrides)
     demo.run_demo(config, run_dir=args.run_dir, runs_base=args.runs_base)
+    return 0
+
+
+def _load_export_data(name):
+    """`(x_calibration, x_test, y_test)` from a dataset name or an .npz file."""
+    import numpy as np
+
+    if name == "fashion_mnist":
+        from keras_kd.datasets import fashion_mnist
+
+        (x_train, _), _, (x_test, y_test) = fashion_mnist.load_splits()
+        return x_train, x_test, y_test
+    if name.endswith(".npz") and os.path.exists(name):
+        with np.load(name) as arrays:
+            missing = {"x_train", "x_test", "y_test"} - set(arrays.files)
+            if missing:
+                raise ValueError(
+                    f"--data {name!r} lacks arrays {sorted(missing)}. It needs "
+                    f"x_train (calibration), x_test and y_test, preprocessed as "
+                    f"in training."
+                )
+            return arrays["x_train"], arrays["x_test"], arrays["y_test"]
+    raise ValueError(
+        f"Unknown --data. Received: {name!r}. Use 'fashion_mnist', or an .npz "
+        f"file with x_train, x_test and y_test."
+    )
+
+
+def _export(args):
+    import keras
+
+    from keras_kd import export
+
+    if not os.path.exists(args.model):
+        raise FileNotFoundError(f"No model at {args.model!r}. Pass a .keras file saved with model.save().")
+    model = keras.saving.load_model(args.model)
+    x_calibration, x_test, y_test = _load_export_data(args.data)
+    variants = ["float32", "float16", "dynamic", "int8"] if args.quantization == "all" else (
+        ["float32", args.quantization] if args.quantization != "float32" else ["float32"]
+    )
+    out_dir = args.out or os.path.splitext(args.model)[0] + "_export"
+    export.export_report(
+        model, out_dir, x_test, y_test,
+        representative_data=x_calibration[: args.calibration_samples],
+        variants=variants, threads=args.threads, xnnpack=not args.no_xnnpack,
+        name=os.path.splitext(os.path.basename(args.model))[0], overwrite=args.overwrite,
+    )  # fmt: skip
+    print(f"Wrote {out_dir}/export_report.json and the .tflite files")
     return 0
 
 
@@ -64,7 +114,31 @@ def build_parser():
     demo.add_argument("--student-loss-weight", type=float)
     demo.add_argument("--seed", type=int)
     demo.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress display (default: 1, bars)")
+    demo.add_argument("--no-export", action="store_true", help="skip the LiteRT export of the distilled student")
     demo.set_defaults(handler=_demo)
+
+    export = commands.add_parser(
+        "export",
+        help="convert a .keras model to LiteRT and report size, accuracy and latency",
+        description=(
+            "Converts a saved Keras model (a Distiller exports its student) to "
+            ".tflite, runs each variant with the LiteRT interpreter on the test "
+            "data and prints size, accuracy vs Keras, latency and tensor dtypes. "
+            "float32 is always included as the baseline."
+        ),
+    )
+    export.add_argument("model", help="a .keras file")
+    export.add_argument(
+        "--quantization", default="all", choices=["all", "float32", "float16", "dynamic", "int8"],
+        help="variant to export besides float32 (default: all)",
+    )
+    export.add_argument("--data", default="fashion_mnist", help="'fashion_mnist' or an .npz with x_train, x_test, y_test")
+    export.add_argument("--calibration-samples", type=int, default=500, help="int8 calibration samples (default 500)")
+    export.add_argument("--threads", type=int, default=1, help="interpreter threads for latency (default 1)")
+    export.add_argument("--no-xnnpack", action="store_true", help="time without the XNNPACK delegate")
+    export.add_argument("--out", help="output directory (default: MODEL_export/)")
+    export.add_argument("--overwrite", action="store_true", help="replace existing .tflite files")
+    export.set_defaults(handler=_export)
 
     losses = commands.add_parser("losses", help="list the registered distillation terms")
     losses.set_defaults(handler=_losses)

@@ -1,6 +1,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from keras_kd import cli
@@ -41,6 +42,38 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch, capsys):
     with open(run_dir / "val_accuracy.png", "rb") as f:
         assert f.read(4) == b"\x89PNG"
     assert os.path.exists(run_dir / "student_distilled.keras")
+    int8 = results["export"]["variants"][-1]
+    assert int8["variant"] == "int8" and int8["tensor_dtypes"]["input"] == "int8"
+    assert os.path.exists(int8["path"]) and "int8 / int8->int8" in out
     # The second run reuses the cached teacher.
-    assert cli.main(["demo", "--quick", "--verbose", "0", "--run-dir", str(tmp_path / "run2")]) == 0
+    assert cli.main(["demo", "--quick", "--verbose", "0", "--no-export", "--run-dir", str(tmp_path / "run2")]) == 0
     assert "Reusing the cached teacher" in capsys.readouterr().out
+
+
+def test_export_command_reports_every_variant(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(10)(x))
+    model_path = str(tmp_path / "tiny.keras")
+    model.save(model_path)
+    rng = np.random.default_rng(0)
+    data = str(tmp_path / "data.npz")
+    np.savez(data, x_train=rng.uniform(0, 255, (64, 28, 28, 1)).astype("float32"),
+             x_test=rng.uniform(0, 255, (32, 28, 28, 1)).astype("float32"), y_test=rng.integers(0, 10, 32))
+    assert cli.main(["export", model_path, "--quantization", "int8", "--data", data]) == 0
+    out = capsys.readouterr().out
+    assert "float32" in out and "int8" in out and "int8 / int8->int8" in out
+    report = json.loads((tmp_path / "tiny_export" / "export_report.json").read_text())
+    assert [v["variant"] for v in report["variants"]] == ["float32", "int8"]
+    # Running again refuses to overwrite the .tflite files.
+    assert cli.main(["export", model_path, "--quantization", "int8", "--data", data]) == 2
+    assert "overwrite" in capsys.readouterr().err
+
+
+def test_export_command_explains_bad_data(tmp_path, capsys):
+    assert cli.main(["export", str(tmp_path / "missing.keras")]) == 2
+    assert "No model at" in capsys.readouterr().err

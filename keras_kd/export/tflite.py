@@ -1,0 +1,264 @@
+"""Convert a Keras student to a TFLite (LiteRT) flatbuffer.
+
+`to_tflite` converts the model's inference function, `model(x,
+training=False)` (what `TFLiteConverter.from_keras_model` traces), so random augmentation layers left inside the student are
+the identity in the exported graph; converts it with builtin ops only, so an
+op LiteRT cannot run fails here, by name, rather than on the device; and
+writes the file atomically.
+
+Quantization modes (`QUANTIZATION_MODES`):
+
+| mode        | weights | activations | input / output         | needs data |
+|-------------|---------|-------------|------------------------|------------|
+| `None`      | float32 | float32     | float32                | no         |
+| `"float16"` | float16 | float32     | float32                | no         |
+| `"dynamic"` | int8    | float32 (int8 matmuls at run time) | float32 | no |
+| `"int8"`    | int8 (biases int32) | int8 | int8 (or float32) | yes        |
+
+For `"int8"`, the input scale and zero point come from the calibration data.
+The reference models rescale raw pixels inside (`Rescaling(1/255)`), so
+their int8 models expect raw pixels quantized with the input's scale and
+zero point, which `evaluate_tflite` applies; calibrate on data covering the
+full [0, 255] range, with the same preprocessing as in training.
+"""
+
+import os
+import re
+import warnings
+
+import keras
+import numpy as np
+
+from keras_kd.reporting import write_atomic
+
+QUANTIZATION_MODES = (None, "float16", "dynamic", "int8")
+IO_DTYPES = ("int8", "uint8", "float32")
+DEFAULT_CALIBRATION_STEPS = 200
+
+
+def _plain_model(model):
+    from keras_kd.distiller import Distiller
+
+    if isinstance(model, Distiller):
+        warnings.warn(
+            "to_tflite received a Distiller; exporting its student (the teacher "
+            "and any connectors are training-time helpers and are not exported).",
+            stacklevel=3,
+        )
+        return model.student
+    if isinstance(model, keras.distillation.Distiller):
+        warnings.warn(
+            "to_tflite received a keras.distillation.Distiller; exporting its student.",
+            stacklevel=3,
+        )
+        return model.student
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"to_tflite exports a keras.Model. Received: model={model!r} "
+            f"(of type {type(model).__name__}). Load it first, e.g. "
+            f"keras.saving.load_model('student.keras')."
+        )
+    return model
+
+
+def _input_spec(model):
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ValueError(
+            f"to_tflite needs a model with a known input shape. Received: "
+            f"{model.name!r}, which has not been built or called. Build it on "
+            f"an input shape first (model.build(...) or call it once)."
+        )
+    if len(inputs) != 1:
+        raise ValueError(
+            f"to_tflite supports single-input models. Received: {model.name!r} "
+            f"with {len(inputs)} inputs."
+        )
+    return tuple(inputs[0].shape[1:]), inputs[0].dtype
+
+
+def _check_mode(quantization, io_dtype):
+    if quantization not in QUANTIZATION_MODES:
+        raise ValueError(
+            f"Unknown quantization mode. Received: quantization={quantization!r}. "
+            f"Valid modes: {', '.join(repr(m) for m in QUANTIZATION_MODES)}."
+        )
+    if io_dtype is None:
+        return "int8" if quantization == "int8" else "float32"
+    if io_dtype not in IO_DTYPES:
+        raise ValueError(
+            f"Unknown io_dtype. Received: io_dtype={io_dtype!r}. Valid: {', '.join(IO_DTYPES)}."
+        )
+    if io_dtype != "float32" and quantization != "int8":
+        raise ValueError(
+            f"Integer input/output needs full-integer quantization. Received: "
+            f"io_dtype={io_dtype!r} with quantization={quantization!r}. Use "
+            f"quantization='int8', or io_dtype='float32'."
+        )
+    return io_dtype
+
+
+def _first_tensor(element):
+    """The input part of a dataset element: `x` from `x`, `(x, y)` or `(x, y, w)`."""
+    if isinstance(element, dict):
+        raise ValueError(
+            "Representative data yielded a dict; to_tflite supports single-input "
+            "models. Yield the input array (or (x, y) tuples)."
+        )
+    if isinstance(element, (tuple, list)):
+        return element[0]
+    return element
+
+
+def representative_samples(data, input_shape, steps):
+    """Up to `steps` float32 samples of shape `(1, *input_shape)`.
+
+    Args:
+        data: a numpy array (first axis = samples), a `tf.data.Dataset`
+            (batched or not; elements `x` or `(x, y, ...)`), a generator, an
+            iterable, or a zero-argument callable returning one.
+        input_shape: the model's input shape without the batch axis.
+        steps: the number of samples wanted.
+
+    Returns:
+        A list of arrays. Raises when the data is empty or its shape does not
+        match the model's input.
+    """
+    import tensorflow as tf
+
+    if callable(data) and not isinstance(data, (np.ndarray, tf.data.Dataset)):
+        data = data()
+    if isinstance(data, tf.data.Dataset):
+        data = data.as_numpy_iterator()
+    elif isinstance(data, np.ndarray):
+        data = iter([data])
+    samples = []
+    for element in data:
+        batch = np.asarray(_first_tensor(element), dtype=np.float32)
+        if batch.shape == tuple(input_shape):
+            batch = batch[None]
+        if batch.shape[1:] != tuple(d if d is not None else s for d, s in zip(input_shape, batch.shape[1:])):
+            raise ValueError(
+                f"Representative data does not match the model's input. Received: "
+                f"samples of shape {batch.shape[1:]} (batch {batch.shape}), "
+                f"model input shape {tuple(input_shape)}. Feed the data the "
+                f"model was trained on, with the same preprocessing (e.g. add "
+                f"the channel axis: x[..., None])."
+            )
+        for sample in batch:
+            samples.append(sample[None])
+            if len(samples) >= steps:
+                return samples
+    if not samples:
+        raise ValueError(
+            "Representative data is empty: int8 calibration needs samples to "
+            "measure activation ranges. Pass 100 to 500 training samples, e.g. "
+            "representative_data=x_train[:500]."
+        )
+    return samples
+
+
+_OP_PATTERN = re.compile(r"'(tf\.[A-Za-z0-9_]+)' op")
+
+
+def _conversion_error(error, model):
+    message = str(error)
+    ops_found = sorted(set(_OP_PATTERN.findall(message)))
+    hint = (
+        "Random augmentation and preprocessing that LiteRT has no kernel for "
+        "belong in the tf.data pipeline or the Distiller's views, not in the "
+        "exported model; custom ops need a builtin equivalent."
+    )
+    raise ValueError(
+        f"LiteRT cannot convert {model.name!r} with builtin ops only. "
+        f"Unsupported ops: {', '.join(ops_found) or 'see the converter message below'}. "
+        f"{hint}\nConverter message (first lines):\n" + "\n".join(message.splitlines()[:12])
+    ) from error
+
+
+def to_tflite(
+    model,
+    path=None,
+    *,
+    quantization="int8",
+    representative_data=None,
+    calibration_steps=DEFAULT_CALIBRATION_STEPS,
+    io_dtype=None,
+    overwrite=False,
+):
+    """Converts a Keras model to a LiteRT flatbuffer, optionally quantized.
+
+    Args:
+        model: a `keras.Model` (a `Distiller` exports its student, with a
+            warning).
+        path: where to write the `.tflite` file, atomically. Defaults to
+            `None` (return the bytes only).
+        quantization: one of `QUANTIZATION_MODES`. Defaults to `"int8"`.
+        representative_data: calibration inputs for `"int8"` (array, dataset,
+            generator or callable), preprocessed as in training. Defaults to
+            `None`.
+        calibration_steps: calibration samples used (100 to 500 is the
+            documented range). Defaults to 200.
+        io_dtype: `"int8"`, `"uint8"` or `"float32"` input/output for
+            `"int8"`. Defaults to `None` (`"int8"` for `"int8"`, float32
+            otherwise).
+        overwrite: replace an existing file at `path`. Defaults to `False`.
+
+    Returns:
+        The flatbuffer as `bytes`.
+
+    Example:
+
+    ```python
+    to_tflite(student, "student_int8.tflite", quantization="int8",
+              representative_data=x_train[:500])
+    ```
+    """
+    import tensorflow as tf
+
+    model = _plain_model(model)
+    io_dtype = _check_mode(quantization, io_dtype)
+    if path is not None and os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"Refusing to overwrite an existing file. Received: path={path!r}. "
+            f"Pass overwrite=True, or choose another path."
+        )
+    if isinstance(calibration_steps, bool) or not isinstance(calibration_steps, int) or calibration_steps < 1:
+        raise ValueError(f"calibration_steps must be a positive integer. Received: calibration_steps={calibration_steps!r}.")
+    input_shape, input_dtype = _input_spec(model)
+    samples = None
+    if quantization == "int8":
+        if representative_data is None:
+            raise ValueError(
+                "quantization='int8' needs representative_data to calibrate "
+                "activation ranges. Pass 100 to 500 training inputs, "
+                "preprocessed as in training (e.g. representative_data=x_train[:500]), "
+                "or use quantization='dynamic', which needs none."
+            )
+        samples = representative_samples(representative_data, input_shape, calibration_steps)
+
+    # from_keras_model traces model(x, training=False): random layers off.
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantization == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([s] for s in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io_dtype]
+        converter.inference_input_type = io_type
+        converter.inference_output_type = io_type
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantization == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantization == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    try:
+        flatbuffer = converter.convert()
+    except Exception as error:  # ConverterError and friends
+        _conversion_error(error, model)
+    if path is not None:
+        if os.path.exists(path) and not overwrite:  # appeared during conversion
+            raise FileExistsError(f"Refusing to overwrite {path!r}, created while converting.")
+        write_atomic(path, lambda f: f.write(flatbuffer), mode="wb")
+    return flatbuffer
