@@ -83,7 +83,7 @@ def _losses(args):
     from keras_kd import losses
 
     for name in losses.available():
-        cls = type(losses.get(name))
+        cls = losses.get_class(name)
         summary = (cls.__doc__ or "").strip().splitlines()[0]
         print(f"{name:12s} {cls.__name__:24s} {summary}")
     return 0

@@ -30,8 +30,9 @@ import warnings
 import keras
 from keras import ops
 
-from keras_kd import _validation
 from keras_kd import _loss_trackers
+from keras_kd import _validation
+from keras_kd import connectors as kd_connectors
 from keras_kd import losses as kd_losses
 from keras_kd import taps
 
@@ -91,6 +92,11 @@ def _uses_final_outputs(term):
         getattr(term, "teacher_layer_name", None) is None
         and getattr(term, "student_layer_name", None) is None
     )
+
+
+def _requires_same_shape(term):
+    # Relation terms compare structures within each model: widths may differ.
+    return _uses_final_outputs(term) and getattr(term, "requires_same_output_shape", True)
 
 
 def _declares_teacher_logits(term):
@@ -253,6 +259,12 @@ class Distiller(keras.Model):
             distillation_loss_weights, len(self.distillation_losses)
         )
         self.term_names = _unique_names(self.distillation_losses)
+        # Variables, so schedules (keras_kd.schedules) can change the weights
+        # between steps without retracing the train step.
+        self.term_weights = [
+            keras.Variable(w, trainable=False, dtype="float32", name=f"term_weight_{n}")
+            for w, n in zip(self.distillation_loss_weights, self.term_names)
+        ]
         self.teacher.trainable = False
 
         for term in self.distillation_losses:
@@ -271,7 +283,7 @@ class Distiller(keras.Model):
     # ----------------------------------------------------------- validation
 
     def _validate_final_outputs(self):
-        final_terms = [t for t in self.distillation_losses if _uses_final_outputs(t)]
+        final_terms = [t for t in self.distillation_losses if _requires_same_shape(t)]
         if not final_terms:
             return
         t_outputs = getattr(self.teacher, "outputs", None)
@@ -325,6 +337,48 @@ class Distiller(keras.Model):
         )
         self.__dict__["_teacher_layers"] = teacher_layers
         self.__dict__["_student_layers"] = student_layers
+        self._build_connectors()
+
+    def _feature_shape(self, role, layer_name):
+        tap = self._teacher_tap if role == "teacher" else self._student_tap
+        names = self._teacher_layers if role == "teacher" else self._student_layers
+        return tuple(tap.outputs[1 + names.index(layer_name)].shape[1:])
+
+    def _build_connectors(self):
+        """One connector per feature term that asks for one (see Connector)."""
+        connectors, index = [], []
+        for term in self.distillation_losses:
+            kind = None
+            t_name = getattr(term, "teacher_layer_name", None)
+            s_name = getattr(term, "student_layer_name", None)
+            if hasattr(term, "connector_kind") and t_name is not None and s_name is not None:
+                t_shape = self._feature_shape("teacher", t_name)
+                s_shape = self._feature_shape("student", s_name)
+                kind = term.connector_kind(t_shape)
+                if kind == "identity" and t_shape == s_shape:
+                    kind = None
+            if kind is None:
+                index.append(None)
+                continue
+            connector = kd_connectors.Connector(
+                t_shape, kind=kind, spatial=getattr(term, "spatial", "resize"),
+                data_format=getattr(term, "data_format", "channels_last"),
+                name=f"connector_{len(connectors)}_{_term_name(term)}",
+            )  # fmt: skip
+            connector.build((None, *s_shape))
+            index.append(len(connectors))
+            connectors.append(connector)
+        # Tracked: connectors train with the student and save with the
+        # Distiller; the student itself never holds them.
+        self.connectors = connectors
+        self.__dict__["_connector_index"] = index
+
+    def set_distillation_loss_weights(self, weights):
+        """Changes the term weights; takes effect at the next step."""
+        weights = _normalize_weights(list(weights), len(self.distillation_losses))
+        for variable, weight in zip(self.term_weights, weights):
+            variable.assign(weight)
+        self.distillation_loss_weights = weights
 
     # ------------------------------------------------------------- compile
 
@@ -380,13 +434,16 @@ class Distiller(keras.Model):
 
     # --------------------------------------------------------------- losses
 
-    def _term_value(self, term, teacher, student, sample_weight):
+    def _term_value(self, index, term, teacher, student, y, sample_weight, training):
         t_name = getattr(term, "teacher_layer_name", None)
         s_name = getattr(term, "student_layer_name", None)
         t_value = teacher[0] if t_name is None else teacher[1][t_name]
         s_value = student[0] if s_name is None else student[1][s_name]
+        connector = self._connector_index[index]
+        if connector is not None:
+            s_value = self.connectors[connector](s_value, training=training)
         if isinstance(term, kd_losses.DistillationTerm):
-            value = term.compute_loss(t_value, s_value, sample_weight=sample_weight)
+            value = term.compute_loss(t_value, s_value, sample_weight=sample_weight, y_true=y)
         else:
             term.validate_outputs(t_value, s_value)
             value = term.compute_loss(t_value, s_value)
@@ -399,7 +456,7 @@ class Distiller(keras.Model):
             )
         return ops.cast(value, "float32")
 
-    def compute_distillation_losses(self, y, y_pred, sample_weight, teacher, student):
+    def compute_distillation_losses(self, y, y_pred, sample_weight, teacher, student, training=True):
         """Returns `(total, student_loss, distillation_loss, term_values)`.
 
         `teacher` and `student` are `(outputs, {layer_name: feature})` pairs.
@@ -418,16 +475,16 @@ class Distiller(keras.Model):
                 f"student_loss_weight=0 to distill on unlabeled data."
             )
         term_values = [
-            self._term_value(term, teacher, student, sample_weight)
-            for term in self.distillation_losses
+            self._term_value(i, term, teacher, student, y, sample_weight, training)
+            for i, term in enumerate(self.distillation_losses)
         ]
-        distillation_loss = term_values[0] * self.distillation_loss_weights[0]
-        for value, weight in zip(term_values[1:], self.distillation_loss_weights[1:]):
+        distillation_loss = term_values[0] * self.term_weights[0]
+        for value, weight in zip(term_values[1:], self.term_weights[1:]):
             distillation_loss = distillation_loss + value * weight
         total = (1.0 - self.student_loss_weight) * distillation_loss
         if student_loss is not None:
             total = total + self.student_loss_weight * student_loss
-        for regularization in self.student.losses:
+        for regularization in self.student.losses + [l for c in self.connectors for l in c.losses]:
             total = total + ops.cast(regularization, "float32")
         return total, student_loss, distillation_loss, term_values
 
@@ -470,7 +527,7 @@ class Distiller(keras.Model):
         student = self._student_forward(x, training=False)
         total, student_loss, distillation_loss, term_values = (
             self.compute_distillation_losses(
-                y, student[0], sample_weight, teacher, student
+                y, student[0], sample_weight, teacher, student, training=False
             )
         )
         self._update_loss_trackers(x, total, student_loss, distillation_loss, term_values)
@@ -485,7 +542,7 @@ class Distiller(keras.Model):
             "teacher": serialize(self.teacher),
             "student": serialize(self.student),
             "distillation_losses": [serialize(t) for t in self.distillation_losses],
-            "distillation_loss_weights": list(self.distillation_loss_weights),
+            "distillation_loss_weights": [float(v.numpy()) for v in self.term_weights],
             "student_loss_weight": self.student_loss_weight,
         }
 

@@ -1,15 +1,33 @@
 """Distillation terms, one class per method, grouped by family.
 
 Every term is a `keras.distillation.DistillationLoss`, so it works in
-`keras_kd.Distiller` and in `keras.distillation.Distiller` alike. Build them
-directly or by name through the registry:
+`keras_kd.Distiller` (and, for terms that need no labels, in
+`keras.distillation.Distiller`). Build them directly or by name:
 
 >>> from keras_kd import losses
 >>> losses.get("kd", temperature=4.0)
 KD(temperature=4.0, teacher_from_logits=True, student_from_logits=True, name='kd')
+
+- response-based (`logits.py`): KD, DKD, PixelwiseKD;
+- feature-based (`feature.py`): Hint, AttentionTransfer,
+  CosineRepresentation, NeuronSelectivityTransfer;
+- relation-based (`relation.py`): RKD, SimilarityPreserving, PKT,
+  CorrelationCongruence, PairwiseAffinity.
 """
 
 from keras_kd.losses.base import DistillationTerm
+from keras_kd.losses.feature import AttentionTransfer
+from keras_kd.losses.feature import CosineRepresentation
+from keras_kd.losses.feature import Hint
+from keras_kd.losses.feature import NeuronSelectivityTransfer
+from keras_kd.losses.logits import DKD
 from keras_kd.losses.logits import KD
+from keras_kd.losses.logits import PixelwiseKD
 from keras_kd.losses.registry import available
 from keras_kd.losses.registry import get
+from keras_kd.losses.registry import get_class
+from keras_kd.losses.relation import PKT
+from keras_kd.losses.relation import RKD
+from keras_kd.losses.relation import CorrelationCongruence
+from keras_kd.losses.relation import PairwiseAffinity
+from keras_kd.losses.relation import SimilarityPreserving

@@ -33,6 +33,14 @@ def available():
     return sorted(_REGISTRY)
 
 
+def get_class(name):
+    """The class registered under `name`."""
+    key = name.lower().replace("-", "_")
+    if key not in _REGISTRY:
+        raise ValueError(f"Unknown distillation term {name!r}. Available names: {', '.join(available())}.")
+    return _REGISTRY[key]
+
+
 def get(identifier, **kwargs):
     """Builds a distillation term from a name, a config dict or an instance.
 

@@ -1,0 +1,130 @@
+"""Connectors: learnable adapters from a student feature to the teacher's shape.
+
+A connector belongs to the Distiller: it trains with the student, is saved
+with the Distiller, and is never part of the student that gets exported.
+
+Kinds (`Connector(kind=...)`):
+
+- `"conv1x1"`: a 1x1 convolution (+ BatchNorm) mapping channels, for 4-D
+  feature maps, as in FitNets' regressor and most hint-based methods;
+- `"dense"`: a dense projection of the last axis, for vectors / sequences;
+- `"identity"`: no parameters; shapes must already match.
+
+When the spatial sizes differ, `spatial` decides, explicitly:
+
+- `"resize"`: bilinear resize of the student map to the teacher's size;
+- `"pool"`: average pooling of the larger map down to the teacher's size
+  (the student's map must be an integer multiple of it).
+"""
+
+import keras
+from keras import ops
+
+KINDS = ("conv1x1", "dense", "identity")
+SPATIAL = ("resize", "pool")
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class Connector(keras.layers.Layer):
+    """Maps a student feature to the teacher feature's shape.
+
+    Args:
+        teacher_shape: the teacher feature's shape without the batch axis.
+        kind: one of `KINDS`. Defaults to `"conv1x1"`.
+        spatial: one of `SPATIAL`, used when spatial sizes differ. Defaults
+            to `"resize"`.
+        use_batch_norm: BatchNorm after a 1x1 convolution. Defaults to `True`.
+        data_format: `"channels_last"` or `"channels_first"` for 4-D maps.
+            Defaults to `"channels_last"`.
+    """
+
+    def __init__(
+        self,
+        teacher_shape,
+        *,
+        kind="conv1x1",
+        spatial="resize",
+        use_batch_norm=True,
+        data_format="channels_last",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if kind not in KINDS:
+            raise ValueError(f"Unknown connector kind. Received: kind={kind!r}. Valid: {', '.join(KINDS)}.")
+        if spatial not in SPATIAL:
+            raise ValueError(f"Unknown spatial mode. Received: spatial={spatial!r}. Valid: {', '.join(SPATIAL)}.")
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError(
+                f"data_format must be 'channels_last' or 'channels_first'. Received: data_format={data_format!r}."
+            )
+        self.teacher_shape = tuple(int(d) for d in teacher_shape)
+        self.kind = kind
+        self.spatial = spatial
+        self.use_batch_norm = use_batch_norm
+        self.data_format = data_format
+        channels_axis = -1 if data_format == "channels_last" else 1
+        out_channels = self.teacher_shape[channels_axis]
+        self.projection = None
+        self.norm = None
+        if kind == "conv1x1":
+            if len(self.teacher_shape) != 3:
+                raise ValueError(
+                    f"A conv1x1 connector maps 4-D feature maps. Received: teacher "
+                    f"feature shape {self.teacher_shape}. Use kind='dense' for vectors."
+                )
+            self.projection = keras.layers.Conv2D(
+                out_channels, 1, use_bias=not use_batch_norm, data_format=data_format, name="conv"
+            )
+            if use_batch_norm:
+                self.norm = keras.layers.BatchNormalization(axis=channels_axis, name="bn")
+        elif kind == "dense":
+            self.projection = keras.layers.Dense(self.teacher_shape[-1], name="dense")
+
+    def build(self, input_shape):
+        if self.projection is not None:
+            self.projection.build(input_shape)
+            if self.norm is not None:
+                self.norm.build(self.projection.compute_output_shape(input_shape))
+
+    def _match_spatial(self, x):
+        if len(self.teacher_shape) != 3:
+            return x
+        channels_last = self.data_format == "channels_last"
+        t_hw = self.teacher_shape[:2] if channels_last else self.teacher_shape[1:]
+        s_hw = tuple(x.shape[1:3] if channels_last else x.shape[2:4])
+        if s_hw == tuple(t_hw):
+            return x
+        if not channels_last:
+            x = ops.transpose(x, (0, 2, 3, 1))
+        if self.spatial == "resize":
+            x = ops.image.resize(x, t_hw, interpolation="bilinear")
+        else:
+            if s_hw[0] % t_hw[0] or s_hw[1] % t_hw[1]:
+                raise ValueError(
+                    f"spatial='pool' needs the student map to be an integer multiple "
+                    f"of the teacher's. Received: student {s_hw}, teacher {tuple(t_hw)}. "
+                    f"Use spatial='resize'."
+                )
+            pool = (s_hw[0] // t_hw[0], s_hw[1] // t_hw[1])
+            x = ops.average_pool(x, pool, strides=pool, padding="valid")
+        if not channels_last:
+            x = ops.transpose(x, (0, 3, 1, 2))
+        return x
+
+    def call(self, x, training=None):
+        if self.projection is not None:
+            x = self.projection(x)
+            if self.norm is not None:
+                x = self.norm(x, training=training)
+        return self._match_spatial(x)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.teacher_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "teacher_shape": list(self.teacher_shape), "kind": self.kind, "spatial": self.spatial,
+            "use_batch_norm": self.use_batch_norm, "data_format": self.data_format,
+        })  # fmt: skip
+        return config

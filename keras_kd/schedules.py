@@ -1,0 +1,74 @@
+"""Schedules that change distillation term weights during training.
+
+`LayerwiseSchedule` implements the layer-by-layer schedules of Aguilar et
+al. (AAAI 2020) over a list of per-layer terms (typically
+`CosineRepresentation`, one per matched layer pair, shallow to deep):
+
+- `"progressive"`: stage k trains term k alone;
+- `"stacked"`: stage k trains terms 0..k together;
+- `"all"`: every term from the start (no schedule).
+
+A stage lasts `epochs_per_stage` epochs; after the last stage the last
+configuration stays. Other terms (e.g. KD on the logits) keep their weights.
+"""
+
+import keras
+
+MODES = ("progressive", "stacked", "all")
+
+
+def layerwise_weights(stage, num_layers, mode):
+    """The 0/1 weights of `num_layers` per-layer terms at `stage`."""
+    if mode not in MODES:
+        raise ValueError(f"Unknown schedule mode. Received: mode={mode!r}. Valid: {', '.join(MODES)}.")
+    stage = min(stage, num_layers - 1)
+    if mode == "all":
+        return [1.0] * num_layers
+    if mode == "progressive":
+        return [1.0 if i == stage else 0.0 for i in range(num_layers)]
+    return [1.0 if i <= stage else 0.0 for i in range(num_layers)]
+
+
+class LayerwiseSchedule(keras.callbacks.Callback):
+    """Sets the weights of a Distiller's per-layer terms at each epoch.
+
+    Args:
+        term_names: the per-layer terms, in schedule order (their log names,
+            e.g. `["cosine", "cosine_2"]`).
+        mode: one of `MODES`. Defaults to `"progressive"`.
+        epochs_per_stage: defaults to 1.
+        weight: the active weight. Defaults to 1.0.
+
+    Example:
+
+    ```python
+    terms = [CosineRepresentation(t, s) for t, s in pairs] + [KD(4.0)]
+    distiller = keras_kd.Distiller(teacher, student, terms)
+    distiller.fit(..., callbacks=[LayerwiseSchedule(
+        distiller.term_names[:-1], mode="stacked", epochs_per_stage=2)])
+    ```
+    """
+
+    def __init__(self, term_names, *, mode="progressive", epochs_per_stage=1, weight=1.0):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"Unknown schedule mode. Received: mode={mode!r}. Valid: {', '.join(MODES)}.")
+        if not term_names:
+            raise ValueError("LayerwiseSchedule needs at least one term name.")
+        if not isinstance(epochs_per_stage, int) or epochs_per_stage < 1:
+            raise ValueError(f"epochs_per_stage must be a positive integer. Received: {epochs_per_stage!r}.")
+        self.term_names = list(term_names)
+        self.mode = mode
+        self.epochs_per_stage = epochs_per_stage
+        self.weight = float(weight)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        names = self.model.term_names
+        missing = [n for n in self.term_names if n not in names]
+        if missing:
+            raise ValueError(f"LayerwiseSchedule: unknown terms {missing}. The Distiller's terms: {names}.")
+        stage_weights = layerwise_weights(epoch // self.epochs_per_stage, len(self.term_names), self.mode)
+        weights = [float(v.numpy()) for v in self.model.term_weights]
+        for name, w in zip(self.term_names, stage_weights):
+            weights[names.index(name)] = w * self.weight
+        self.model.set_distillation_loss_weights(weights)
