@@ -1,10 +1,24 @@
-"""Teacher, scratch student and KD student on Fashion-MNIST over seeds.
+"""Teacher, scratch student and distilled students on Fashion-MNIST over seeds.
 
 Each seed trains (or reuses from the demo's cache) its own teacher, then the
-scratch student and the distilled student with the demo's budget and
-settings (`keras_kd.demo.DemoConfig`), and reports mean ± std test accuracy.
+scratch student and one distilled student per method, all with the demo's
+budget (`keras_kd.demo.DemoConfig`), and reports mean ± std test accuracy.
 
-    python benchmarks/fashion_mnist.py                 # 3 seeds, ~45 min on 2 cores
+Methods (`--methods`, default `kd`): each adds its term(s) to the student's
+cross-entropy (student_loss_weight 0.5 for every row), with the weights the
+papers use where they give one:
+
+    kd       Hinton KD at the demo's temperature
+    hint     FitNets hint on block3 (1x1-conv connector)
+    at       attention transfer on block2 and block3 (code mode, beta 1000)
+    rkd      RKD distance 25 + angle 50 on the penultimate features
+    sp       similarity-preserving on block3 (gamma 3000)
+    pkt      PKT on the penultimate features
+    dkd      DKD (alpha 1, beta 8, T 4)
+    kd+hint  KD + hint on block3
+
+    python benchmarks/fashion_mnist.py                 # 3 seeds, KD: ~45 min on 2 cores
+    python benchmarks/fashion_mnist.py --methods kd hint at rkd sp pkt dkd kd+hint
     python benchmarks/fashion_mnist.py --seeds 0       # one seed
     python benchmarks/fashion_mnist.py --quick         # smoke test, ~2 min
 
@@ -23,7 +37,28 @@ from keras_kd import reporting  # noqa: E402
 from keras_kd import training  # noqa: E402
 from keras_kd import zoo  # noqa: E402
 from keras_kd.datasets import fashion_mnist  # noqa: E402
-from keras_kd.losses import KD  # noqa: E402
+from keras_kd import losses  # noqa: E402
+
+
+def method_terms(method, config):
+    """`(terms, weights)` for one benchmark row."""
+    kd = losses.KD(config.temperature)
+    hint = losses.Hint("block3", "block3")
+    table = {
+        "kd": ([kd], [1.0]),
+        "hint": ([hint], [1.0]),
+        "at": ([losses.AttentionTransfer("block2", "block2", name="at2"),
+                losses.AttentionTransfer("block3", "block3", name="at3")], [1000.0, 1000.0]),
+        "rkd": ([losses.RKD(teacher_layer_name="features", student_layer_name="features")], [1.0]),
+        "sp": ([losses.SimilarityPreserving(teacher_layer_name="block3", student_layer_name="block3")], [3000.0]),
+        "pkt": ([losses.PKT(teacher_layer_name="features", student_layer_name="features")], [1.0]),
+        "dkd": ([losses.DKD()], [1.0]),
+        "kd+hint": ([kd, hint], [1.0, 1.0]),
+    }  # fmt: skip
+    return table[method]
+
+
+METHODS = ("kd", "hint", "at", "rkd", "sp", "pkt", "dkd", "kd+hint")
 
 
 def mean_std(values):
@@ -35,6 +70,7 @@ def mean_std(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=["kd"], choices=METHODS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs-base", default="runs")
     args = parser.parse_args()
@@ -45,7 +81,7 @@ def main():
     if base.train_size:
         data = ((data[0][0][: base.train_size], data[0][1][: base.train_size]), data[1], data[2])
 
-    rows = {"teacher": [], "scratch student": [], "KD student": []}
+    rows = {"teacher": [], "scratch student": [], **{f"{m} student": [] for m in args.methods}}
     records = []
     for seed in args.seeds:
         config = demo.DemoConfig(**{**base.__dict__, "seed": seed})
@@ -54,27 +90,30 @@ def main():
             epochs=config.student_epochs, learning_rate=config.learning_rate, seed=seed, verbose=2
         )
         scratch = training.train_supervised("scratch student", zoo.student_cnn, data, student_config)
-        distilled = training.train_distilled(
-            "KD student", teacher, zoo.student_cnn, data, student_config,
-            distillation_losses=KD(config.temperature),
-            student_loss_weight=config.student_loss_weight,
-        )  # fmt: skip
         rows["teacher"].append(teacher_record["test_accuracy"])
         rows["scratch student"].append(scratch.test_accuracy)
-        rows["KD student"].append(distilled.test_accuracy)
-        records.append({
+        record = {
             "seed": seed,
             "teacher": {k: teacher_record[k] for k in ("test_accuracy", "train_seconds", "params")},
             "scratch": scratch.as_dict(),
-            "kd": distilled.as_dict(),
-        })  # fmt: skip
-        print(f"seed {seed}: teacher {100 * rows['teacher'][-1]:.2f}  scratch "
-              f"{100 * scratch.test_accuracy:.2f}  KD {100 * distilled.test_accuracy:.2f}", flush=True)
+        }
+        for method in args.methods:
+            terms, weights = method_terms(method, config)
+            distilled = training.train_distilled(
+                f"{method} student", teacher, zoo.student_cnn, data, student_config,
+                distillation_losses=terms, distillation_loss_weights=weights,
+                student_loss_weight=config.student_loss_weight,
+            )  # fmt: skip
+            rows[f"{method} student"].append(distilled.test_accuracy)
+            record[method] = distilled.as_dict()
+            print(f"seed {seed}: {method} {100 * distilled.test_accuracy:.2f} "
+                  f"(scratch {100 * scratch.test_accuracy:.2f})", flush=True)
+        records.append(record)
 
     lines = [
         f"Fashion-MNIST test accuracy (%), {len(args.seeds)} seeds {args.seeds}, "
-        f"students {base.student_epochs} epochs, KD T={base.temperature:g}, "
-        f"student_loss_weight={base.student_loss_weight:g}",
+        f"students {base.student_epochs} epochs, student_loss_weight={base.student_loss_weight:g}, "
+        f"KD T={base.temperature:g}",
         "",
         "| model | mean ± std | per seed |",
         "|---|---:|---|",
@@ -82,9 +121,11 @@ def main():
     for name, values in rows.items():
         mean, std = mean_std(values)
         lines.append(f"| {name} | {mean:.2f} ± {std:.2f} | {', '.join(f'{100 * v:.2f}' for v in values)} |")
-    gain = [k - s for k, s in zip(rows["KD student"], rows["scratch student"])]
-    mean_gain, std_gain = mean_std(gain)
-    lines.append(f"\nKD - scratch: {mean_gain:+.2f} ± {std_gain:.2f} points (paired by seed)")
+    lines.append("")
+    for method in args.methods:
+        gain = [k - s for k, s in zip(rows[f"{method} student"], rows["scratch student"])]
+        mean_gain, std_gain = mean_std(gain)
+        lines.append(f"{method} - scratch: {mean_gain:+.2f} ± {std_gain:.2f} points (paired by seed)")
     table = "\n".join(lines)
     print("\n" + table)
     reporting.write_json(os.path.join(run_dir, "results.json"), {"config": base.__dict__, "seeds": records})

@@ -15,11 +15,24 @@ and prints two ratios:
   goal <= 1.05;
 - Keras ratio = t(keras_kd step) / t(Keras Distiller step), goal <= 1.0.
 
+A third pair times feature distillation on two feature pairs (student
+`block2`/`block3` against teacher `block2`/`block3`) plus KD:
+
+- keras_kd: `Hint` on both pairs (with its 1x1-conv connectors) + `KD`,
+  one student pass through a tap;
+- Keras: `FeatureDistillation` on the same layers + `LogitsDistillation`.
+  Keras has no connectors and the widths differ, so its feature loss is the
+  MSE of channel-averaged maps, which is cheaper than ours; Keras runs the
+  student a second time through its feature extractor.
+
+  feature ratio = t(keras_kd hint+KD step) / t(Keras feature+logits step),
+  goal <= 0.8.
+
 Each measurement is the median over rounds; within a round the candidates
 run back to back in a rotating order, so drift in the machine's speed hits
 them alike.
 
-    python benchmarks/step_overhead.py            # ~3 minutes on 2 cores
+    python benchmarks/step_overhead.py            # ~5 minutes on 2 cores
     python benchmarks/step_overhead.py --steps 10 --rounds 2   # smoke
 """
 
@@ -92,7 +105,31 @@ def build_candidates(teacher, x, y, batch_size):
         student_loss_weight=0.5,
     )
     theirs.compile(optimizer="adam", loss=SPARSE_CE)
+    feature_pairs = [("block2", "block2"), ("block3", "block3")]
+    ours_features = keras_kd.Distiller(
+        teacher,
+        zoo.student_cnn(),
+        [keras_kd.losses.KD(4.0)] + [keras_kd.losses.Hint(t, s) for t, s in feature_pairs],
+        student_loss_weight=0.5,
+    )
+    ours_features.compile(optimizer="adam", loss=SPARSE_CE)
+
+    def channel_mean_mse(teacher_features, student_features):
+        t = keras.ops.mean(teacher_features, axis=-1)
+        s = keras.ops.mean(student_features, axis=-1)
+        return keras.ops.mean(keras.ops.square(t - s))
+
+    theirs_features = keras.distillation.Distiller(
+        teacher,
+        zoo.student_cnn(),
+        [keras.distillation.LogitsDistillation(temperature=4.0, loss=keras.losses.KLDivergence())]
+        + [keras.distillation.FeatureDistillation(channel_mean_mse, t, s) for t, s in feature_pairs],
+        student_loss_weight=0.5,
+    )
+    theirs_features.compile(optimizer="adam", loss=SPARSE_CE)
     return {
+        "keras_kd hint+KD step": _fit_timer(ours_features, x, y, batch_size),
+        "keras feature+logits step": _fit_timer(theirs_features, x, y, batch_size),
         "student train step": _fit_timer(student, x, y, batch_size),
         "teacher forward": _forward_timer(teacher, x, batch_size),
         "keras_kd distill step": _fit_timer(ours, x, y, batch_size),
@@ -133,6 +170,8 @@ def main():
           f"{median['keras_kd distill step'] / median['keras.distillation step']:.3f}   (goal <= 1.00)")
     print(f"  reference    t(keras.distillation step) / floor                     = "
           f"{median['keras.distillation step'] / floor:.3f}")
+    print(f"  feature      t(keras_kd hint+KD) / t(keras feature+logits)          = "
+          f"{median['keras_kd hint+KD step'] / median['keras feature+logits step']:.3f}   (goal <= 0.80)")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import keras
 from keras import ops
 
 from keras_kd import _loss_trackers
+from keras_kd import _soft_labels
 from keras_kd import _validation
 from keras_kd import connectors as kd_connectors
 from keras_kd import losses as kd_losses
@@ -103,6 +104,12 @@ def _declares_teacher_logits(term):
     if isinstance(term, keras.distillation.LogitsDistillation):
         return True  # it always treats the outputs as logits
     return bool(getattr(term, "teacher_from_logits", False)) and _uses_final_outputs(term)
+
+
+def _declares_student_logits(term):
+    if isinstance(term, keras.distillation.LogitsDistillation):
+        return True
+    return bool(getattr(term, "student_from_logits", False)) and _uses_final_outputs(term)
 
 
 def _fix_keras_kl(term):
@@ -217,6 +224,9 @@ class Distiller(keras.Model):
         distillation_loss_weights: one weight >= 0 per term. Defaults to
             `None` (1.0 each).
         student_loss_weight: w in [0, 1]. Defaults to 0.5.
+        views: a `keras_kd.augment.Views` making the teacher's and the
+            student's augmented views inside the train step (identity in
+            `evaluate`/`predict`). Defaults to `None` (no augmentation).
         name: defaults to `"distiller"`.
 
     Example:
@@ -242,6 +252,7 @@ class Distiller(keras.Model):
         *,
         distillation_loss_weights=None,
         student_loss_weight=0.5,
+        views=None,
         name="distiller",
         **kwargs,
     ):
@@ -276,11 +287,33 @@ class Distiller(keras.Model):
         if len(self.distillation_losses) > 1:
             tracker_names += [f"distill/{n}" for n in self.term_names]
         self.loss_trackers = _loss_trackers.LossTrackers(tracker_names)
+        self.views = self._check_views(views)
         # Both models are built, so the Distiller is: its weights (and an
         # optimizer's state) can be saved and restored before any step.
         self.built = bool(self.teacher.built and self.student.built)
 
     # ----------------------------------------------------------- validation
+
+    def _check_views(self, views):
+        if views is None:
+            return None
+        from keras_kd.augment.views import Views
+
+        if not isinstance(views, Views):
+            raise TypeError(
+                f"{_OWNER}: `views` must be a keras_kd.augment.Views (or None). "
+                f"Received: {views!r}. Build one, or use a preset: "
+                f"keras_kd.augment.presets.get('standard')."
+            )
+        if views.mixes_labels and views.num_classes is None:
+            outputs = getattr(self.student, "outputs", None)
+            if not outputs:
+                raise ValueError(
+                    f"{_OWNER}: mixing views need the number of classes. Pass "
+                    f"Views(..., num_classes=K) for a subclassed student."
+                )
+            views.num_classes = int(outputs[0].shape[-1])
+        return views
 
     def _validate_final_outputs(self):
         final_terms = [t for t in self.distillation_losses if _requires_same_shape(t)]
@@ -316,6 +349,17 @@ class Distiller(keras.Model):
                     f"teacher's last layer without the activation (logits are "
                     f"better for temperature scaling), or declare "
                     f"probabilities: keras_kd.losses.KD(teacher_from_logits=False)."
+                )
+        if any(_declares_student_logits(t) for t in final_terms):
+            activation = _final_activation_name(self.student)
+            if activation in ("softmax", "log_softmax"):
+                raise ValueError(
+                    f"{_OWNER}: the student's final layer applies {activation}, "
+                    f"but a distillation term declares its outputs as logits. "
+                    f"Received: student {self.student.name!r} ending in "
+                    f"activation={activation!r}. Remove the activation (and "
+                    f"compile the loss with from_logits=True), or pass "
+                    f"keras_kd.losses.KD(student_from_logits=False)."
                 )
 
     def _build_taps(self):
@@ -398,6 +442,16 @@ class Distiller(keras.Model):
                 f"from_logits=True), or set student_loss_weight=0 for pure "
                 f"distillation."
             )
+        if kwargs.get("jit_compile") is True and self.views is not None and not self.views.supports_xla():
+            warnings.warn(
+                f"{_OWNER}: the views' layers do not compile under XLA "
+                f"(supports_jit=False); training with jit_compile=False instead.",
+                stacklevel=2,
+            )
+            kwargs["jit_compile"] = False
+        self.__dict__["_soft_loss"] = None
+        if self.views is not None and self.views.mixes_labels and loss is not None:
+            self.__dict__["_soft_loss"] = _soft_labels.soft_label_loss(loss)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
         # Without a compiled loss there is no student loss to report.
         self.loss_trackers.set_hidden(["student_loss"] if loss is None else [])
@@ -456,14 +510,17 @@ class Distiller(keras.Model):
             )
         return ops.cast(value, "float32")
 
-    def compute_distillation_losses(self, y, y_pred, sample_weight, teacher, student, training=True):
+    def compute_distillation_losses(self, y, y_pred, sample_weight, teacher, student, training=True, soft_labels=False):
         """Returns `(total, student_loss, distillation_loss, term_values)`.
 
         `teacher` and `student` are `(outputs, {layer_name: feature})` pairs.
+        `soft_labels` says `y` holds mixed one-hot labels from the views.
         `student_loss` is `None` when no loss was compiled or `y is None`.
         """
         student_loss = None
-        if self._compile_loss is not None and y is not None:
+        if soft_labels and y is not None and self._soft_loss is not None:
+            student_loss = ops.cast(self._soft_loss(y, y_pred, sample_weight), "float32")
+        elif self._compile_loss is not None and y is not None:
             student_loss = ops.cast(
                 self._compile_loss(y, y_pred, sample_weight), "float32"
             )
@@ -506,12 +563,16 @@ class Distiller(keras.Model):
         import tensorflow as tf
 
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher = self._teacher_forward(x)
+        x_teacher, x_student, y_views = x, x, y
+        if self.views is not None:
+            x_teacher, x_student, y_views = self.views(x, y, training=True)
+        soft_labels = self.views is not None and self.views.mixes_labels
+        teacher = self._teacher_forward(x_teacher)
         with tf.GradientTape() as tape:
-            student = self._student_forward(x, training=True)
+            student = self._student_forward(x_student, training=True)
             total, student_loss, distillation_loss, term_values = (
                 self.compute_distillation_losses(
-                    y, student[0], sample_weight, teacher, student
+                    y_views, student[0], sample_weight, teacher, student, soft_labels=soft_labels
                 )
             )
             scaled = self.optimizer.scale_loss(total)
@@ -519,6 +580,8 @@ class Distiller(keras.Model):
         gradients = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         self._update_loss_trackers(x, total, student_loss, distillation_loss, term_values)
+        if soft_labels and y is not None:
+            y = _soft_labels.metric_labels(ops.convert_to_tensor(y), y_views)
         return self.compute_metrics(x, y, student[0], sample_weight=sample_weight)
 
     def test_step(self, data):
@@ -544,6 +607,7 @@ class Distiller(keras.Model):
             "distillation_losses": [serialize(t) for t in self.distillation_losses],
             "distillation_loss_weights": [float(v.numpy()) for v in self.term_weights],
             "student_loss_weight": self.student_loss_weight,
+            "views": serialize(self.views) if self.views is not None else None,
         }
 
     @classmethod
@@ -552,7 +616,8 @@ class Distiller(keras.Model):
         deserialize = keras.saving.deserialize_keras_object
         for key in ("teacher", "student"):
             config[key] = deserialize(config[key])
-        config["distillation_losses"] = [
-            deserialize(t) for t in config["distillation_losses"]
-        ]
+        if "distillation_losses" in config:
+            config["distillation_losses"] = [deserialize(t) for t in config["distillation_losses"]]
+        if config.get("views") is not None:
+            config["views"] = deserialize(config["views"])
         return cls(**config)

@@ -131,6 +131,7 @@ def train_distilled(
     config,
     *,
     distillation_losses=None,
+    distillation_loss_weights=None,
     student_loss_weight=0.5,
 ):
     """Distills `teacher` into `student_fn()` with the same budget as scratch.
@@ -143,6 +144,8 @@ def train_distilled(
         config: a `TrainConfig`.
         distillation_losses: terms for the `Distiller`. Defaults to `None`
             (Hinton's KD at T=4).
+        distillation_loss_weights: one weight per term. Defaults to `None`
+            (1.0 each).
         student_loss_weight: defaults to 0.5.
 
     Returns:
@@ -155,6 +158,7 @@ def train_distilled(
         teacher,
         student,
         distillation_losses if distillation_losses is not None else KD(4.0),
+        distillation_loss_weights=distillation_loss_weights,
         student_loss_weight=student_loss_weight,
     )
     distiller.compile(

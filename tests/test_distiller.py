@@ -308,6 +308,14 @@ def test_rejects_softmax_teacher_declared_as_logits():
     keras_kd.Distiller(teacher, student, KD(2.0, teacher_from_logits=False))
 
 
+def test_rejects_softmax_student_declared_as_logits():
+    teacher, _ = models.teacher_and_student()
+    student = models.mlp(6, activation="softmax", name="student")
+    with pytest.raises(ValueError, match=r"student's final layer applies softmax.*student_from_logits=False"):
+        keras_kd.Distiller(teacher, student, KD(2.0))
+    keras_kd.Distiller(teacher, student, KD(2.0, student_from_logits=False))
+
+
 def test_rejects_missing_student_loss_and_mismatched_weights():
     distiller = keras_kd.Distiller(*models.teacher_and_student())
     with pytest.raises(ValueError, match="`loss`.*is required when student_loss_weight > 0"):

@@ -1,0 +1,90 @@
+"""Noise layers Keras lacks, seeded and serializable.
+
+Both act whenever `training=True`, which `Views` always passes, so they
+augment inside the train step. At inference they are the identity.
+"""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class SaltAndPepper(keras.layers.Layer):
+    """Sets a random fraction of pixels to the range's min (pepper) or max (salt).
+
+    Each pixel is independently replaced with probability `rate`, by the
+    minimum or the maximum of `value_range` with equal odds. All channels of
+    a pixel are replaced together.
+
+    Args:
+        rate: fraction of pixels replaced, in [0, 1]. Defaults to 0.05.
+        value_range: `(min, max)` of the images. Defaults to `(0, 255)`.
+        seed: defaults to `None`.
+    """
+
+    def __init__(self, rate=0.05, *, value_range=(0.0, 255.0), seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"SaltAndPepper: rate must be in [0, 1]. Received: rate={rate!r}.")
+        self.rate = float(rate)
+        self.value_range = tuple(float(v) for v in value_range)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def get_random_transformation(self, images):
+        """`{"hit": bool mask, "salt": bool mask}`, shape `(N, H, W, 1)`."""
+        shape = (*ops.shape(images)[:-1], 1)
+        hit = keras.random.uniform(shape, seed=self.generator) < self.rate
+        salt = keras.random.uniform(shape, seed=self.generator) < 0.5
+        return {"hit": hit, "salt": salt}
+
+    def transform_images(self, images, transformation):
+        low, high = self.value_range
+        noise = ops.where(transformation["salt"], high, low)
+        return ops.where(transformation["hit"], ops.cast(noise, images.dtype), images)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        return self.transform_images(images, self.get_random_transformation(images))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "value_range": list(self.value_range), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class ImageGaussianNoise(keras.layers.Layer):
+    """Adds N(0, stddev^2) noise to images and clips to their value range.
+
+    Unlike `keras.layers.GaussianNoise`, it clips to `value_range`, so
+    noisy images stay valid images.
+
+    Args:
+        stddev: in pixel units. Defaults to 8.0 (on [0, 255] images).
+        value_range: `(min, max)`. Defaults to `(0, 255)`.
+        seed: defaults to `None`.
+    """
+
+    def __init__(self, stddev=8.0, *, value_range=(0.0, 255.0), seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if stddev < 0:
+            raise ValueError(f"ImageGaussianNoise: stddev must be >= 0. Received: stddev={stddev!r}.")
+        self.stddev = float(stddev)
+        self.value_range = tuple(float(v) for v in value_range)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        noise = keras.random.normal(ops.shape(images), stddev=self.stddev, seed=self.generator, dtype=images.dtype)
+        return ops.clip(images + noise, *self.value_range)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev, "value_range": list(self.value_range), "seed": self.seed}

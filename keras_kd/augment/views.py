@@ -1,0 +1,127 @@
+"""`Views`: the teacher's and the student's augmented views, made on device.
+
+A Keras layer built from Keras's own preprocessing layers, run inside the
+train step (no `tf.py_function`, no numpy, no `tf.data` work):
+
+1. `shared` layers make one draw that both models see;
+2. `teacher` and `student` layers then make independent extra draws per
+   side (both empty: consistent teaching, the teacher and the student see
+   the same view, as in function matching);
+3. `mix` (MixUp or CutMix) makes one draw applied to both views and to the
+   labels, which become soft (mixed one-hot).
+
+With `training=False` (evaluation, prediction) the views are the identity.
+Randomness comes from each layer's `SeedGenerator`: give the layers seeds
+(the presets do) or call `keras.utils.set_random_seed` for reproducible runs.
+"""
+
+import keras
+from keras import ops
+
+from keras_kd.augment import mix as mix_lib
+
+
+def _check_layers(role, layers):
+    layers = list(layers or [])
+    for layer in layers:
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(
+                f"Views: `{role}` must hold Keras layers. Received: {layer!r} "
+                f"(of type {type(layer).__name__}). Use keras.layers.RandomFlip, "
+                f"RandomTranslation, ... or keras_kd.augment noise layers."
+            )
+    return layers
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class Views(keras.layers.Layer):
+    """Makes `(x_teacher, x_student, y)` from a batch.
+
+    Args:
+        shared: layers applied once, seen by both. Defaults to `()`.
+        teacher: extra layers for the teacher's view only. Defaults to `()`.
+        student: extra layers for the student's view only. Defaults to `()`.
+        mix: `keras.layers.MixUp` or `keras.layers.CutMix`, applied jointly.
+            Defaults to `None`.
+        num_classes: width of mixed labels. Defaults to `None` (the
+            Distiller sets it from the student's output).
+
+    Example:
+
+    ```python
+    views = keras_kd.augment.Views(
+        shared=[keras.layers.RandomFlip("horizontal", seed=1),
+                keras.layers.RandomTranslation(0.1, 0.1, seed=2)],
+        mix=keras.layers.MixUp(alpha=0.2, seed=3))
+    x_teacher, x_student, y = views(x, y, training=True)
+    ```
+    """
+
+    def __init__(self, shared=(), teacher=(), student=(), mix=None, *, num_classes=None, **kwargs):
+        super().__init__(**kwargs)
+        self.shared = _check_layers("shared", shared)
+        self.teacher_layers = _check_layers("teacher", teacher)
+        self.student_layers = _check_layers("student", student)
+        self.mix = mix_lib.check_mix_layer(mix) if mix is not None else None
+        self.num_classes = num_classes
+
+    def build(self, *args, **kwargs):
+        # Keras's preprocessing layers hold no weights; nothing to create.
+        self.built = True
+
+    @property
+    def independent(self):
+        """Whether the two views can differ (per-side layers exist)."""
+        return bool(self.teacher_layers or self.student_layers)
+
+    @property
+    def mixes_labels(self):
+        return self.mix is not None
+
+    def supports_xla(self):
+        """Whether every layer inside compiles under XLA."""
+        layers = self.shared + self.teacher_layers + self.student_layers + ([self.mix] if self.mix else [])
+        return all(getattr(layer, "supports_jit", True) for layer in layers)
+
+    def _apply(self, layers, x):
+        for layer in layers:
+            x = ops.cast(layer(x, training=True), "float32")
+        return x
+
+    def call(self, x, y=None, training=None):
+        if not training:
+            return x, x, y
+        x = ops.cast(x, "float32")
+        x = self._apply(self.shared, x)
+        x_teacher = self._apply(self.teacher_layers, x)
+        x_student = self._apply(self.student_layers, x)
+        if self.mix is not None:
+            if self.num_classes is None and y is not None:
+                raise ValueError(
+                    "Views: mixing labels needs `num_classes`. Pass Views(..., "
+                    "num_classes=K), or use the views inside a keras_kd.Distiller, "
+                    "which sets it from the student's output."
+                )
+            x_teacher, x_student, y, _ = mix_lib.joint_mix(self.mix, x_teacher, x_student, y, self.num_classes)
+        return x_teacher, x_student, y
+
+    def get_config(self):
+        serialize = keras.saving.serialize_keras_object
+        return {
+            **super().get_config(),
+            "shared": [serialize(l) for l in self.shared],
+            "teacher": [serialize(l) for l in self.teacher_layers],
+            "student": [serialize(l) for l in self.student_layers],
+            "mix": serialize(self.mix) if self.mix is not None else None,
+            "num_classes": self.num_classes,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        deserialize = keras.saving.deserialize_keras_object
+        for key in ("shared", "teacher", "student"):
+            config[key] = [deserialize(l) for l in config.get(key, [])]
+        if config.get("mix") is not None:
+            config["mix"] = deserialize(config["mix"])
+        return cls(**config)
