@@ -17,6 +17,17 @@ papers use where they give one:
     dkd      DKD (alpha 1, beta 8, T 4)
     kd+hint  KD + hint on block3
 
+Augmentation rows (`--augment`): KD with the demo's settings and a preset's
+views (`keras_kd.augment.presets`); `dakd` uses `DAKDDistiller` (its own
+loss: CE on D2 + 1.0 * KL consistency at the demo's temperature):
+
+    none               no augmentation
+    standard           consistent views (flip, translate, rotate, zoom, erasing)
+    dakd               independent views + consistency loss
+    function_matching  consistent views + MixUp(alpha=1)
+
+    python benchmarks/fashion_mnist.py --methods --augment none standard dakd function_matching
+
     python benchmarks/fashion_mnist.py                 # 3 seeds, KD: ~45 min on 2 cores
     python benchmarks/fashion_mnist.py --methods kd hint at rkd sp pkt dkd kd+hint
     python benchmarks/fashion_mnist.py --seeds 0       # one seed
@@ -38,6 +49,8 @@ from keras_kd import training  # noqa: E402
 from keras_kd import zoo  # noqa: E402
 from keras_kd.datasets import fashion_mnist  # noqa: E402
 from keras_kd import losses  # noqa: E402
+from keras_kd.augment import presets  # noqa: E402
+from keras_kd.methods import DAKDDistiller  # noqa: E402
 
 
 def method_terms(method, config):
@@ -70,7 +83,8 @@ def mean_std(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", default=["kd"], choices=METHODS)
+    parser.add_argument("--methods", nargs="*", default=["kd"], choices=METHODS)
+    parser.add_argument("--augment", nargs="*", default=[], choices=presets.PRESETS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs-base", default="runs")
     args = parser.parse_args()
@@ -81,7 +95,11 @@ def main():
     if base.train_size:
         data = ((data[0][0][: base.train_size], data[0][1][: base.train_size]), data[1], data[2])
 
-    rows = {"teacher": [], "scratch student": [], **{f"{m} student": [] for m in args.methods}}
+    rows = {
+        "teacher": [], "scratch student": [],
+        **{f"{m} student": [] for m in args.methods},
+        **{f"kd+{a} student": [] for a in args.augment},
+    }  # fmt: skip
     records = []
     for seed in args.seeds:
         config = demo.DemoConfig(**{**base.__dict__, "seed": seed})
@@ -108,6 +126,23 @@ def main():
             record[method] = distilled.as_dict()
             print(f"seed {seed}: {method} {100 * distilled.test_accuracy:.2f} "
                   f"(scratch {100 * scratch.test_accuracy:.2f})", flush=True)
+        for preset in args.augment:
+            kwargs = {}
+            if preset == "dakd":
+                kwargs["distiller_fn"] = lambda t, s, seed=seed, config=config: DAKDDistiller(
+                    t, s, views=presets.get("dakd", seed=seed), temperature=config.temperature,
+                    consistency_weight=1.0,
+                )  # fmt: skip
+            distilled = training.train_distilled(
+                f"kd+{preset} student", teacher, zoo.student_cnn, data, student_config,
+                distillation_losses=[losses.KD(config.temperature)],
+                student_loss_weight=config.student_loss_weight,
+                views=presets.get(preset, seed=seed), **kwargs,
+            )  # fmt: skip
+            rows[f"kd+{preset} student"].append(distilled.test_accuracy)
+            record[f"kd+{preset}"] = distilled.as_dict()
+            print(f"seed {seed}: kd+{preset} {100 * distilled.test_accuracy:.2f} "
+                  f"(scratch {100 * scratch.test_accuracy:.2f})", flush=True)
         records.append(record)
 
     lines = [
@@ -122,7 +157,7 @@ def main():
         mean, std = mean_std(values)
         lines.append(f"| {name} | {mean:.2f} ± {std:.2f} | {', '.join(f'{100 * v:.2f}' for v in values)} |")
     lines.append("")
-    for method in args.methods:
+    for method in list(args.methods) + [f"kd+{a}" for a in args.augment]:
         gain = [k - s for k, s in zip(rows[f"{method} student"], rows["scratch student"])]
         mean_gain, std_gain = mean_std(gain)
         lines.append(f"{method} - scratch: {mean_gain:+.2f} ± {std_gain:.2f} points (paired by seed)")

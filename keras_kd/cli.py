@@ -23,6 +23,7 @@ def _demo(args):
             "seed": args.seed,
             "verbose": args.verbose,
             "export": False if args.no_export else None,
+            "augment": args.augment,
         }.items()
         if value is not None
     }
@@ -114,6 +115,10 @@ def build_parser():
     demo.add_argument("--student-loss-weight", type=float)
     demo.add_argument("--seed", type=int)
     demo.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress display (default: 1, bars)")
+    demo.add_argument(
+        "--augment", choices=["none", "light", "standard", "randaugment", "function_matching", "dakd"],
+        help="augmentation preset for the distilled student (default: none)",
+    )
     demo.add_argument("--no-export", action="store_true", help="skip the LiteRT export of the distilled student")
     demo.set_defaults(handler=_demo)
 

@@ -48,6 +48,9 @@ class DemoConfig:
         verbose: Keras progress display. Defaults to 1 (bars).
         export: export the distilled student to LiteRT (float32, float16,
             dynamic, int8) and print the export table. Defaults to `True`.
+        augment: a `keras_kd.augment.presets` name for the distilled
+            student's views (`"dakd"` uses `DAKDDistiller`). Defaults to
+            `"none"`.
     """
 
     teacher_epochs: int = 12
@@ -59,6 +62,7 @@ class DemoConfig:
     seed: int = 0
     verbose: int = 1
     export: bool = True
+    augment: str = "none"
 
     def __post_init__(self):
         # Fail before any training, not after the teacher's ten minutes.
@@ -74,6 +78,13 @@ class DemoConfig:
         _validation.check_positive_number("temperature", self.temperature, owner=owner)
         _validation.check_unit_interval("student_loss_weight", self.student_loss_weight, owner=owner)
         _validation.check_positive_number("learning_rate", self.learning_rate, owner=owner)
+        from keras_kd.augment import presets
+
+        if self.augment not in presets.PRESETS:
+            raise ValueError(
+                f"{owner}: unknown augmentation preset. Received: augment={self.augment!r}. "
+                f"Available: {', '.join(presets.PRESETS)}."
+            )
 
     @classmethod
     def quick(cls, **overrides):
@@ -131,6 +142,24 @@ def get_teacher(config, data, *, log=print):
     return result.model, record
 
 
+def _augmentation(config):
+    """`train_distilled` arguments for the configured preset."""
+    from keras_kd.augment import presets
+
+    if config.augment == "none":
+        return {}
+    if config.augment == "dakd":
+        from keras_kd.methods import DAKDDistiller
+
+        return {
+            "distiller_fn": lambda teacher, student: DAKDDistiller(
+                teacher, student, views=presets.get("dakd", seed=config.seed),
+                temperature=config.temperature, consistency_weight=1.0,
+            )
+        }  # fmt: skip
+    return {"views": presets.get(config.augment, seed=config.seed)}
+
+
 TABLE_COLUMNS = [
     ("name", "model", "{}"),
     ("test_accuracy_pct", "test acc %", "{:.2f}"),
@@ -166,12 +195,14 @@ def run_demo(config=None, *, run_dir=None, runs_base="runs", log=print):
     scratch = training.train_supervised("scratch student", zoo.student_cnn, data, student_config)
     log(
         f"Distilling into the same student (KD T={config.temperature:g}, "
-        f"student_loss_weight={config.student_loss_weight:g}, {config.student_epochs} epochs)"
+        f"student_loss_weight={config.student_loss_weight:g}, {config.student_epochs} epochs, "
+        f"augmentation {config.augment!r})"
     )
     distilled = training.train_distilled(
         "distilled student", teacher, zoo.student_cnn, data, student_config,
         distillation_losses=KD(config.temperature),
         student_loss_weight=config.student_loss_weight,
+        **_augmentation(config),
     )  # fmt: skip
 
     scratch.model.save(os.path.join(run_dir, "student_scratch.keras"))

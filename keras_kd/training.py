@@ -133,6 +133,8 @@ def train_distilled(
     distillation_losses=None,
     distillation_loss_weights=None,
     student_loss_weight=0.5,
+    views=None,
+    distiller_fn=None,
 ):
     """Distills `teacher` into `student_fn()` with the same budget as scratch.
 
@@ -147,6 +149,10 @@ def train_distilled(
         distillation_loss_weights: one weight per term. Defaults to `None`
             (1.0 each).
         student_loss_weight: defaults to 0.5.
+        views: a `keras_kd.augment.Views`. Defaults to `None`.
+        distiller_fn: `(teacher, student) -> Distiller`, replacing the
+            default `Distiller` (e.g. a `DAKDDistiller`); the arguments above
+            are then unused. Defaults to `None`.
 
     Returns:
         A `RunResult` whose model is the student alone.
@@ -154,13 +160,17 @@ def train_distilled(
     (x_train, y_train), validation, (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
     student = student_fn()
-    distiller = Distiller(
-        teacher,
-        student,
-        distillation_losses if distillation_losses is not None else KD(4.0),
-        distillation_loss_weights=distillation_loss_weights,
-        student_loss_weight=student_loss_weight,
-    )
+    if distiller_fn is not None:
+        distiller = distiller_fn(teacher, student)
+    else:
+        distiller = Distiller(
+            teacher,
+            student,
+            distillation_losses if distillation_losses is not None else KD(4.0),
+            distillation_loss_weights=distillation_loss_weights,
+            student_loss_weight=student_loss_weight,
+            views=views,
+        )
     distiller.compile(
         optimizer=_optimizer(config, _steps_per_epoch(len(x_train), config.batch_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

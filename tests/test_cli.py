@@ -46,7 +46,8 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch, capsys):
     assert int8["variant"] == "int8" and int8["tensor_dtypes"]["input"] == "int8"
     assert os.path.exists(int8["path"]) and "int8 / int8->int8" in out
     # The second run reuses the cached teacher.
-    assert cli.main(["demo", "--quick", "--verbose", "0", "--no-export", "--run-dir", str(tmp_path / "run2")]) == 0
+    assert cli.main(["demo", "--quick", "--verbose", "0", "--no-export", "--augment", "dakd", "--run-dir", str(tmp_path / "run2")]) == 0
+    assert json.loads((tmp_path / "run2" / "results.json").read_text())["config"]["augment"] == "dakd"
     assert "Reusing the cached teacher" in capsys.readouterr().out
 
 
@@ -77,3 +78,19 @@ def test_export_command_reports_every_variant(tmp_path, capsys):
 def test_export_command_explains_bad_data(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "missing.keras")]) == 2
     assert "No model at" in capsys.readouterr().err
+
+
+def test_demo_rejects_an_unknown_augment_preset(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--augment", "heavy"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_demo_config_knows_every_preset():
+    from keras_kd import demo
+    from keras_kd.augment import presets
+
+    for name in presets.PRESETS:
+        assert demo.DemoConfig(augment=name).augment == name
+    with pytest.raises(ValueError, match="unknown augmentation preset"):
+        demo.DemoConfig(augment="heavy")
