@@ -1,4 +1,3 @@
-import os
 import warnings
 
 import keras
@@ -7,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_kd
-from keras_kd import distiller as distiller_module
+from keras_kd import _distiller_checks as distiller_module
 from keras_kd.losses import KD
 from tests import models
 from tests import reference
