@@ -192,3 +192,27 @@ def test_bad_io_dtype_combinations(trained):
         export.to_tflite(trained[0], quantization="dynamic", io_dtype="int8")
     with pytest.raises(ValueError, match="Unknown io_dtype"):
         tflite._check_mode("int8", "int4")
+
+
+def test_representative_data_forms_give_the_same_calibration(trained):
+    import tensorflow as tf
+
+    model, x, y = trained
+    from_array = export.to_tflite(model, quantization="int8", representative_data=x[:64], calibration_steps=64)
+    batched = tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(16)
+    from_dataset = export.to_tflite(model, quantization="int8", representative_data=batched, calibration_steps=64)
+    from_generator = export.to_tflite(
+        model, quantization="int8", calibration_steps=64,
+        representative_data=lambda: (x[i : i + 8] for i in range(0, 64, 8)),
+    )
+    reference = export.predict_tflite(from_array, x[:32])
+    for other in (from_dataset, from_generator):
+        np.testing.assert_array_equal(export.predict_tflite(other, x[:32]), reference)
+
+
+def test_calibration_steps_caps_the_samples():
+    samples = tflite.representative_samples(np.zeros((50, 4), "float32"), (4,), steps=10)
+    assert len(samples) == 10 and samples[0].shape == (1, 4)
+    with pytest.raises(ValueError, match="calibration_steps"):
+        export.to_tflite(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), quantization="int8",
+                         representative_data=np.zeros((5, 4), "float32"), calibration_steps=0)
