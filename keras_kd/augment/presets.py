@@ -3,11 +3,20 @@
 | preset              | what                                              | views       | XLA |
 |---------------------|---------------------------------------------------|-------------|-----|
 | `none`              | no augmentation (returns `None`)                  | -           | yes |
-| `light`             | flip + translate (10%)                            | consistent  | see `xla_support` |
-| `standard`          | light + rotation (±18°) + zoom (10%) + erasing    | consistent  | see `xla_support` |
-| `randaugment`       | Keras `RandAugment` (2 ops, factor 0.5)           | consistent  | see `xla_support` |
-| `function_matching` | light + MixUp(alpha=1), teacher and student on the same mixed view | consistent | see `xla_support` |
-| `dakd`              | standard, drawn independently per side            | independent | see `xla_support` |
+| `light`             | flip + translate (10%)                            | consistent  | falls back |
+| `standard`          | light + rotation (±18°) + zoom (10%) + erasing    | consistent  | falls back |
+| `randaugment`       | Keras `RandAugment` (2 ops, factor 0.5)           | consistent  | falls back |
+| `function_matching` | light + MixUp(alpha=1), teacher and student on the same mixed view | consistent | falls back |
+| `dakd`              | standard, drawn independently per side            | independent | falls back |
+
+XLA: in Keras 3.15, `RandomTranslation`, `RandomRotation` and `RandomZoom`
+(also used inside `RandAugment`) declare `supports_jit=False`, and `MixUp`
+and `CutMix` sample a Beta distribution whose op has no XLA CPU kernel
+(TF 2.21). Every preset uses one of them, so each trains with
+`jit_compile=False` when XLA is asked for: the Distiller says so in one
+warning and goes on. `RandomFlip`, `RandomErasing` and keras_kd's noise
+layers compile, so custom `Views` made of them keep XLA. `xla_support()`
+reports this for the installed versions.
 
 Where they come from:
 

@@ -21,6 +21,11 @@ from keras import ops
 from keras_kd.augment import mix as mix_lib
 
 
+# Layers that declare supports_jit=True but draw from a Beta distribution,
+# whose StatelessRandomGammaV3 op has no XLA CPU kernel (TF 2.21, measured).
+_NO_XLA_KERNEL = ("MixUp", "CutMix")
+
+
 def _check_layers(role, layers):
     layers = list(layers or [])
     for layer in layers:
@@ -79,9 +84,16 @@ class Views(keras.layers.Layer):
         return self.mix is not None
 
     def supports_xla(self):
-        """Whether every layer inside compiles under XLA."""
+        """Whether every layer inside (nested ones included) compiles under XLA."""
         layers = self.shared + self.teacher_layers + self.student_layers + ([self.mix] if self.mix else [])
-        return all(getattr(layer, "supports_jit", True) for layer in layers)
+        nested = []
+        for layer in layers:
+            flatten = getattr(layer, "_flatten_layers", None)
+            nested.extend(flatten(include_self=True) if flatten else [layer])
+        return all(
+            getattr(layer, "supports_jit", True) and type(layer).__name__ not in _NO_XLA_KERNEL
+            for layer in nested
+        )
 
     def _apply(self, layers, x):
         for layer in layers:

@@ -241,3 +241,20 @@ def test_dakd_trains_and_round_trips(tmp_path):
     distiller.save(str(tmp_path / "dakd.keras"))
     restored = keras.saving.load_model(str(tmp_path / "dakd.keras"))
     assert isinstance(restored, DAKDDistiller) and restored.consistency_weight == 2.0
+
+
+def test_xla_support_is_reported_per_preset_and_xla_views_compile():
+    support = presets.xla_support()
+    assert support["none"] and not support["light"] and not support["randaugment"]
+    assert not augment.Views(mix=keras.layers.MixUp()).supports_xla()
+    assert not augment.Views(mix=keras.layers.CutMix()).supports_xla()
+    views = augment.Views(shared=[keras.layers.RandomFlip("horizontal", seed=1), keras.layers.RandomErasing(seed=2)],
+                          student=[augment.SaltAndPepper(0.05, seed=3), augment.ImageGaussianNoise(4.0, seed=4)])
+    assert views.supports_xla()
+    teacher = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    student = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Flatten(), keras.layers.Dense(4)])
+    distiller = keras_kd.Distiller(teacher, student, views=views)
+    distiller.compile(optimizer="adam", loss=SPARSE_CE, jit_compile=True)
+    assert distiller.jit_compile
+    history = distiller.fit(_images(16), np.arange(16) % 4, batch_size=8, verbose=0).history
+    assert np.isfinite(history["loss"][0])
