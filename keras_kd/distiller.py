@@ -183,28 +183,21 @@ class Distiller(keras.Model):
                     f"student the teacher's output width, or distill features "
                     f"instead (teacher_layer_name / student_layer_name)."
                 )
-        if any(_declares_teacher_logits(t) for t in final_terms):
-            activation = _final_activation_name(self.teacher)
-            if activation in ("softmax", "log_softmax"):
+        for role, model, declares, fix in (
+            ("teacher", self.teacher, _declares_teacher_logits,
+             "rebuild the teacher's last layer without it (logits are better for "
+             "temperature scaling), or pass keras_kd.losses.KD(teacher_from_logits=False)"),
+            ("student", self.student, _declares_student_logits,
+             "remove it (and compile the loss with from_logits=True), or pass "
+             "keras_kd.losses.KD(student_from_logits=False)"),
+        ):  # fmt: skip
+            activation = _final_activation_name(model)
+            if activation in ("softmax", "log_softmax") and any(declares(t) for t in final_terms):
                 raise ValueError(
-                    f"{_OWNER}: the teacher's final layer applies "
-                    f"{activation}, but a distillation term declares its "
-                    f"outputs as logits. Received: teacher {self.teacher.name!r} "
-                    f"ending in activation={activation!r}. Either rebuild the "
-                    f"teacher's last layer without the activation (logits are "
-                    f"better for temperature scaling), or declare "
-                    f"probabilities: keras_kd.losses.KD(teacher_from_logits=False)."
-                )
-        if any(_declares_student_logits(t) for t in final_terms):
-            activation = _final_activation_name(self.student)
-            if activation in ("softmax", "log_softmax"):
-                raise ValueError(
-                    f"{_OWNER}: the student's final layer applies {activation}, "
+                    f"{_OWNER}: the {role}'s final layer applies {activation}, "
                     f"but a distillation term declares its outputs as logits. "
-                    f"Received: student {self.student.name!r} ending in "
-                    f"activation={activation!r}. Remove the activation (and "
-                    f"compile the loss with from_logits=True), or pass "
-                    f"keras_kd.losses.KD(student_from_logits=False)."
+                    f"Received: {role} {model.name!r} ending in "
+                    f"activation={activation!r}. Either {fix}."
                 )
 
     def _build_taps(self):

@@ -89,6 +89,27 @@ def test_accuracy(model, x_test, y_test, batch_size=512):
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_test)))
 
 
+def _fit(name, trainer, model, data, config):
+    """Compiles and fits `trainer` (the model or its Distiller); measures `model`."""
+    (x_train, y_train), validation, (x_test, y_test) = data
+    trainer.compile(
+        optimizer=_optimizer(config, _steps_per_epoch(len(x_train), config.batch_size)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    start = time.perf_counter()
+    history = trainer.fit(
+        x_train, y_train,
+        batch_size=config.batch_size, epochs=config.epochs,
+        validation_data=validation, verbose=config.verbose,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    return RunResult(
+        name, model, history.history, test_accuracy(model, x_test, y_test),
+        seconds, profiling.summarize(model),
+    )  # fmt: skip
+
+
 def train_supervised(name, model_fn, data, config):
     """Trains `model_fn()` on labels alone (the from-scratch baseline).
 
@@ -102,25 +123,9 @@ def train_supervised(name, model_fn, data, config):
     Returns:
         A `RunResult`.
     """
-    (x_train, y_train), validation, (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
     model = model_fn()
-    model.compile(
-        optimizer=_optimizer(config, _steps_per_epoch(len(x_train), config.batch_size)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    start = time.perf_counter()
-    history = model.fit(
-        x_train, y_train,
-        batch_size=config.batch_size, epochs=config.epochs,
-        validation_data=validation, verbose=config.verbose,
-    )  # fmt: skip
-    seconds = time.perf_counter() - start
-    return RunResult(
-        name, model, history.history, test_accuracy(model, x_test, y_test),
-        seconds, profiling.summarize(model),
-    )  # fmt: skip
+    return _fit(name, model, model, data, config)
 
 
 def train_distilled(
@@ -157,7 +162,6 @@ def train_distilled(
     Returns:
         A `RunResult` whose model is the student alone.
     """
-    (x_train, y_train), validation, (x_test, y_test) = data
     keras.utils.set_random_seed(config.seed)
     student = student_fn()
     if distiller_fn is not None:
@@ -171,19 +175,4 @@ def train_distilled(
             student_loss_weight=student_loss_weight,
             views=views,
         )
-    distiller.compile(
-        optimizer=_optimizer(config, _steps_per_epoch(len(x_train), config.batch_size)),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    start = time.perf_counter()
-    history = distiller.fit(
-        x_train, y_train,
-        batch_size=config.batch_size, epochs=config.epochs,
-        validation_data=validation, verbose=config.verbose,
-    )  # fmt: skip
-    seconds = time.perf_counter() - start
-    return RunResult(
-        name, student, history.history, test_accuracy(student, x_test, y_test),
-        seconds, profiling.summarize(student),
-    )  # fmt: skip
+    return _fit(name, distiller, student, data, config)
