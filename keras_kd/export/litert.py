@@ -151,15 +151,17 @@ def benchmark_tflite(model, *, threads=1, runs=200, warmup=20, xnnpack=True, sam
 
 
 def tensor_dtypes(model):
-    """Counts of tensor dtypes, split into weights and activations.
+    """Counts of tensor dtypes: weights, activations and shape arithmetic.
 
     Weights are the constant tensors: read by some op, produced by none, and
-    not the model's input. Activations are every tensor an op produces, plus
-    the input.
+    not the model's input. Shape tensors are int32 values computed from
+    shapes (a `Flatten` with a dynamic batch emits SHAPE, STRIDED_SLICE and
+    PACK before its RESHAPE); they are integer bookkeeping, not data. The
+    remaining tensors produced by ops, plus the input, are activations.
 
     Returns:
-        `{"weights": {dtype: n}, "activations": {dtype: n}, "input": dtype,
-        "output": dtype}`.
+        `{"weights": {dtype: n}, "activations": {dtype: n}, "shape": {dtype: n},
+        "input": dtype, "output": dtype, "ops": [op names]}`.
     """
     interpreter = make_interpreter(model, xnnpack=False)
     interpreter.allocate_tensors()
@@ -167,20 +169,27 @@ def tensor_dtypes(model):
     produced = {i for op in ops for i in op["outputs"]}
     consumed = {i for op in ops for i in op["inputs"] if i >= 0}
     input_index = interpreter.get_input_details()[0]["index"]
-    weights, activations = {}, {}
+    constants = consumed - produced - {input_index}
+    shape_tensors = set()
+    for op in ops:  # ops are in execution order
+        data_inputs = [i for i in op["inputs"] if i >= 0 and i not in constants]
+        if op["op_name"] == "SHAPE" or (data_inputs and all(i in shape_tensors for i in data_inputs)):
+            shape_tensors.update(op["outputs"])
+    buckets = {"weights": {}, "activations": {}, "shape": {}}
     for detail in interpreter.get_tensor_details():
         index = detail["index"]
-        if index in produced or index == input_index:
-            bucket = activations
+        if index in shape_tensors:
+            bucket = buckets["shape"]
+        elif index in produced or index == input_index:
+            bucket = buckets["activations"]
         elif index in consumed:
-            bucket = weights
+            bucket = buckets["weights"]
         else:
             continue
         name = np.dtype(detail["dtype"]).name
         bucket[name] = bucket.get(name, 0) + 1
     return {
-        "weights": weights,
-        "activations": activations,
+        **buckets,
         "input": np.dtype(interpreter.get_input_details()[0]["dtype"]).name,
         "output": np.dtype(interpreter.get_output_details()[0]["dtype"]).name,
         "ops": sorted({op["op_name"] for op in ops}),

@@ -26,7 +26,10 @@ TABLE_COLUMNS = [
 def _dtype_summary(dtypes):
     weights = "+".join(sorted(dtypes["weights"]))
     activations = "+".join(sorted(dtypes["activations"]))
-    return f"{weights} / {activations} / {dtypes['input']}->{dtypes['output']}"
+    summary = f"{weights} / {activations} / {dtypes['input']}->{dtypes['output']}"
+    if dtypes.get("shape"):
+        summary += f" (+{sum(dtypes['shape'].values())} int32 shape)"
+    return summary
 
 
 def export_report(

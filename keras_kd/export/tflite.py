@@ -22,8 +22,11 @@ zero point, which `evaluate_tflite` applies; calibrate on data covering the
 full [0, 255] range, with the same preprocessing as in training.
 """
 
+import contextlib
 import os
 import re
+import sys
+import tempfile
 import warnings
 
 import keras
@@ -161,8 +164,33 @@ def representative_samples(data, input_shape, steps):
 _OP_PATTERN = re.compile(r"'(tf\.[A-Za-z0-9_]+)' op")
 
 
-def _conversion_error(error, model):
-    message = str(error)
+@contextlib.contextmanager
+def _quiet_converter():
+    """Silences the converter's prints and C++ logs; keeps them for errors.
+
+    The TF converter prints the traced signature to stdout and logs from C++
+    to file descriptor 2, which TF_CPP_MIN_LOG_LEVEL does not reach. Both go
+    to a temporary file; an error message includes their tail.
+    """
+    captured = {}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(sink):
+                yield captured
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            sink.seek(0)
+            captured["stderr"] = sink.read()[-4000:]
+
+
+def _conversion_error(error, model, log=""):
+    message = str(error) + ("\n" + log if log else "")
     ops_found = sorted(set(_OP_PATTERN.findall(message)))
     hint = (
         "Random augmentation and preprocessing that LiteRT has no kernel for "
@@ -254,9 +282,10 @@ def to_tflite(
         elif quantization == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
     try:
-        flatbuffer = converter.convert()
+        with _quiet_converter() as captured:
+            flatbuffer = converter.convert()
     except Exception as error:  # ConverterError and friends
-        _conversion_error(error, model)
+        _conversion_error(error, model, captured.get("stderr", ""))
     if path is not None:
         if os.path.exists(path) and not overwrite:  # appeared during conversion
             raise FileExistsError(f"Refusing to overwrite {path!r}, created while converting.")

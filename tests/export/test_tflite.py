@@ -216,3 +216,22 @@ def test_calibration_steps_caps_the_samples():
     with pytest.raises(ValueError, match="calibration_steps"):
         export.to_tflite(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]), quantization="int8",
                          representative_data=np.zeros((5, 4), "float32"), calibration_steps=0)
+
+
+def test_flatten_shape_arithmetic_is_not_counted_as_activations(tmp_path):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    x_data = np.random.default_rng(0).uniform(0, 1, (64, 8, 8, 1)).astype("float32")
+    dtypes = export.tensor_dtypes(export.to_tflite(model, quantization="int8", representative_data=x_data))
+    assert set(dtypes["activations"]) == {"int8"}
+    assert set(dtypes["shape"]) <= {"int32"}
+    assert set(dtypes["weights"]) <= {"int8", "int32"}
+
+
+def test_converter_chatter_is_silenced(trained, capfd):
+    export.to_tflite(trained[0], quantization=None)
+    out, err = capfd.readouterr()
+    assert "TensorSpec" not in out and "SavedModel" not in err
