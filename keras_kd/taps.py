@@ -63,7 +63,7 @@ def build_tap(model, layer_names, *, role="model"):
                 f"that is used once. ({e})"
             ) from e
     return keras.Model(
-        inputs=model.inputs,
+        inputs=model.inputs[0] if len(model.inputs) == 1 else model.inputs,
         outputs=[model.outputs[0]] + features,
         name=f"{model.name}_tap",
     )
