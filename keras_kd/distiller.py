@@ -282,8 +282,8 @@ class Distiller(keras.Model):
             )
         if kwargs.get("jit_compile") is True and self.views is not None and not self.views.supports_xla():
             warnings.warn(
-                f"{_OWNER}: the views' layers do not compile under XLA "
-                f"(supports_jit=False); training with jit_compile=False instead.",
+                f"{_OWNER}: the views' layers do not compile under XLA (see "
+                f"keras_kd.augment.presets); training with jit_compile=False instead.",
                 stacklevel=2,
             )
             kwargs["jit_compile"] = False
