@@ -50,6 +50,10 @@ def write_atomic(path, write_fn, mode="w"):
     try:
         with os.fdopen(fd, mode) as f:
             write_fn(f)
+        # mkstemp creates 0600; give the file the permissions open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

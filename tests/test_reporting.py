@@ -46,3 +46,10 @@ def test_plot_curves_writes_a_png(tmp_path):
     path = reporting.plot_curves(str(tmp_path / "p.png"), {"a": [0.5, 0.7], "b": [0.6, 0.8]}, title="t")
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    path = reporting.write_json(str(tmp_path / "r.json"), {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
