@@ -39,7 +39,11 @@ class LossTrackers(_Base or keras.metrics.Metric):
                 tracker.update_state(values[tracker.name], sample_weight=batch_size)
 
     def update_state(self, *args, **kwargs):
-        raise NotImplementedError("Use update(values, batch_size).")
+        # MetricsList would feed (y_true, y_pred) to every Mean: refuse that.
+        raise TypeError(
+            "LossTrackers hold loss values, not predictions: the Distiller "
+            "updates them with update({name: value}, batch_size)."
+        )
 
     def reset_state(self):
         for tracker in self.metrics:

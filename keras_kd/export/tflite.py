@@ -64,7 +64,7 @@ def _plain_model(model):
     return model
 
 
-def _input_spec(model):
+def _input_shape(model):
     inputs = getattr(model, "inputs", None)
     if not inputs:
         raise ValueError(
@@ -77,7 +77,7 @@ def _input_spec(model):
             f"to_tflite supports single-input models. Received: {model.name!r} "
             f"with {len(inputs)} inputs."
         )
-    return tuple(inputs[0].shape[1:]), inputs[0].dtype
+    return tuple(inputs[0].shape[1:])
 
 
 def _check_mode(quantization, io_dtype):
@@ -253,7 +253,7 @@ def to_tflite(
         )
     if isinstance(calibration_steps, bool) or not isinstance(calibration_steps, int) or calibration_steps < 1:
         raise ValueError(f"calibration_steps must be a positive integer. Received: calibration_steps={calibration_steps!r}.")
-    input_shape, input_dtype = _input_spec(model)
+    input_shape = _input_shape(model)
     samples = None
     if quantization == "int8":
         if representative_data is None:

@@ -76,6 +76,29 @@ class FeatureTerm(DistillationTerm):
         }  # fmt: skip
 
 
+class ConnectorFreeFeatureTerm(FeatureTerm):
+    """Base of feature terms that compare maps of any channel count directly.
+
+    No connector; spatial sizes must match. Subclasses get `_maps`, which
+    returns both maps channels-last, in one dtype, after that check.
+    """
+
+    def __init__(self, teacher_layer_name, student_layer_name, *, data_format="channels_last", name=None):
+        super().__init__(teacher_layer_name, student_layer_name, connector=None, data_format=data_format, name=name)
+
+    def _maps(self, teacher_outputs, student_outputs):
+        t = to_channels_last(ops.convert_to_tensor(teacher_outputs), self.data_format)
+        s = to_channels_last(ops.cast(student_outputs, t.dtype), self.data_format)
+        check_same_spatial(t, s, type(self).__name__)
+        return t, s
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("connector", "spatial"):
+            config.pop(key)
+        return config
+
+
 @register("hint")
 class Hint(FeatureTerm):
     """FitNets hint: mean squared error between teacher and connected student.
@@ -133,7 +156,7 @@ def attention_map(feature, p=2.0, data_format="channels_last"):
 
 
 @register("at")
-class AttentionTransfer(FeatureTerm):
+class AttentionTransfer(ConnectorFreeFeatureTerm):
     """Attention transfer: distance between normalized spatial attention maps.
 
     With Q = vec(sum_c |A_c|^p) and a = Q / ||Q||_2:
@@ -158,16 +181,14 @@ class AttentionTransfer(FeatureTerm):
     """
 
     def __init__(self, teacher_layer_name, student_layer_name, *, p=2.0, mode="code", data_format="channels_last", name=None):
-        super().__init__(teacher_layer_name, student_layer_name, connector=None, data_format=data_format, name=name)
+        super().__init__(teacher_layer_name, student_layer_name, data_format=data_format, name=name)
         if mode not in ("code", "paper"):
             raise ValueError(f"AttentionTransfer: mode must be 'code' or 'paper'. Received: mode={mode!r}.")
         self.p = float(p)
         self.mode = mode
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, **kwargs):
-        t = to_channels_last(ops.convert_to_tensor(teacher_outputs), self.data_format)
-        s = to_channels_last(ops.cast(student_outputs, t.dtype), self.data_format)
-        check_same_spatial(t, s, "AttentionTransfer")
+        t, s = self._maps(teacher_outputs, student_outputs)
         diff = attention_map(s, self.p) - attention_map(t, self.p)
         if self.mode == "paper":
             per_sample = ops.sqrt(ops.sum(ops.square(diff), axis=-1) + 1e-12)
@@ -176,10 +197,7 @@ class AttentionTransfer(FeatureTerm):
         return weighted_mean(per_sample, sample_weight)
 
     def get_config(self):
-        config = super().get_config()
-        for key in ("connector", "spatial"):
-            config.pop(key)
-        return {**config, "p": self.p, "mode": self.mode}
+        return {**super().get_config(), "p": self.p, "mode": self.mode}
 
 
 @register("cosine")
@@ -227,7 +245,7 @@ class CosineRepresentation(FeatureTerm):
 
 
 @register("nst")
-class NeuronSelectivityTransfer(FeatureTerm):
+class NeuronSelectivityTransfer(ConnectorFreeFeatureTerm):
     """NST: squared MMD between teacher and student neuron activation maps.
 
     Each channel's spatial map f^k (L2-normalized over positions) is a
@@ -252,11 +270,11 @@ class NeuronSelectivityTransfer(FeatureTerm):
     """
 
     def __init__(self, teacher_layer_name, student_layer_name, *, degree=2, constant=0.0, data_format="channels_last", name=None):
-        super().__init__(teacher_layer_name, student_layer_name, connector=None, data_format=data_format, name=name)
+        super().__init__(teacher_layer_name, student_layer_name, data_format=data_format, name=name)
         self.degree = int(degree)
         self.constant = float(constant)
 
-    def _maps(self, x):
+    def _channel_maps(self, x):
         x = ops.transpose(x, (0, 3, 1, 2))
         x = ops.reshape(x, (ops.shape(x)[0], ops.shape(x)[1], -1))
         return x / (ops.norm(x, axis=-1, keepdims=True) + 1e-12)
@@ -266,15 +284,10 @@ class NeuronSelectivityTransfer(FeatureTerm):
         return ops.mean(ops.power(gram + self.constant, self.degree), axis=(1, 2))
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, **kwargs):
-        t = to_channels_last(ops.convert_to_tensor(teacher_outputs), self.data_format)
-        s = to_channels_last(ops.cast(student_outputs, t.dtype), self.data_format)
-        check_same_spatial(t, s, "NeuronSelectivityTransfer")
-        ft, fs = self._maps(t), self._maps(s)
+        t, s = self._maps(teacher_outputs, student_outputs)
+        ft, fs = self._channel_maps(t), self._channel_maps(s)
         mmd = self._kernel_mean(ft, ft) + self._kernel_mean(fs, fs) - 2.0 * self._kernel_mean(ft, fs)
         return weighted_mean(mmd, sample_weight)
 
     def get_config(self):
-        config = super().get_config()
-        for key in ("connector", "spatial"):
-            config.pop(key)
-        return {**config, "degree": self.degree, "constant": self.constant}
+        return {**super().get_config(), "degree": self.degree, "constant": self.constant}
