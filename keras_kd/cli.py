@@ -10,10 +10,32 @@ import os
 import sys
 
 
+def _read_demo_config(path):
+    """The DemoConfig fields of a JSON file, checked by name."""
+    import dataclasses
+    import json
+
+    from keras_kd import demo
+
+    with open(path) as f:
+        try:
+            fields = json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--config {path}: not valid JSON ({e}).") from None
+    if not isinstance(fields, dict):
+        raise ValueError(f"--config {path}: expected a JSON object of DemoConfig fields. Received: {type(fields).__name__}.")
+    known = [f.name for f in dataclasses.fields(demo.DemoConfig)]
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise ValueError(f"--config {path}: unknown fields {unknown}. DemoConfig's fields: {', '.join(known)}.")
+    return fields
+
+
 def _demo(args):
     from keras_kd import demo
 
-    overrides = {
+    overrides = _read_demo_config(args.config) if args.config else {}
+    overrides.update({
         key: value
         for key, value in {
             "teacher_epochs": args.teacher_epochs,
@@ -24,9 +46,10 @@ def _demo(args):
             "verbose": args.verbose,
             "export": False if args.no_export else None,
             "augment": args.augment,
+            "terms": args.term,
         }.items()
         if value is not None
-    }
+    })  # fmt: skip
     config = demo.DemoConfig.quick(**overrides) if args.quick else demo.DemoConfig(**overrides)
     demo.run_demo(config, run_dir=args.run_dir, runs_base=args.runs_base)
     return 0
@@ -120,6 +143,18 @@ def build_parser():
         help="augmentation preset for the distilled student (default: none)",
     )
     demo.add_argument("--no-export", action="store_true", help="skip the LiteRT export of the distilled student")
+    demo.add_argument(
+        "--term", action="append", metavar="SPEC",
+        help="a distillation term 'name[:key=value,...]' (repeat for several; 'keras-kd losses' lists the names), "
+        "e.g. --term kd --term hint:teacher_layer_name=block3,student_layer_name=block3,weight=100 "
+        "(default: kd alone)",
+    )
+    demo.add_argument(
+        "--config", metavar="FILE",
+        help="a JSON object of DemoConfig fields, e.g. {\"student_epochs\": 20, \"terms\": [\"kd\", "
+        "{\"name\": \"at\", \"teacher_layer_name\": \"block2\", \"student_layer_name\": \"block2\"}]}; "
+        "flags given beside it win",
+    )
     demo.set_defaults(handler=_demo)
 
     export = commands.add_parser(

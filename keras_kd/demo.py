@@ -28,6 +28,7 @@ from keras_kd import reporting
 from keras_kd import training
 from keras_kd import zoo
 from keras_kd.datasets import fashion_mnist
+from keras_kd import losses
 from keras_kd.losses import KD
 
 
@@ -52,6 +53,12 @@ class DemoConfig:
         augment: a `keras_kd.augment.presets` name for the distilled
             student's views (`"dakd"` uses `DAKDDistiller`). Defaults to
             `"none"`.
+        terms: the distilled student's terms, as `keras_kd.losses.from_specs`
+            reads them: strings `"name[:key=value,...]"` or dicts, each with
+            an optional `weight`; terms that take a `temperature` and do not
+            set it get the demo's. The zoo's layers are `block1`, `block2`,
+            `block3` and `features` in both models. Defaults to `None`
+            (Hinton's KD alone).
     """
 
     teacher_epochs: int = 12
@@ -64,6 +71,7 @@ class DemoConfig:
     verbose: int = 1
     export: bool = True
     augment: str = "none"
+    terms: tuple = None
 
     def __post_init__(self):
         # Fail before any training, not after the teacher's ten minutes.
@@ -86,6 +94,23 @@ class DemoConfig:
                 f"{owner}: unknown augmentation preset. Received: augment={self.augment!r}. "
                 f"Available: {', '.join(presets.PRESETS)}."
             )
+        if self.terms is not None:
+            if isinstance(self.terms, (str, dict)):
+                raise ValueError(f"{owner}: `terms` is a list of term specs. Received: terms={self.terms!r}.")
+            object.__setattr__(self, "terms", tuple(self.terms))
+            if self.augment == "dakd":
+                raise ValueError(
+                    f"{owner}: augment='dakd' trains with DAKDDistiller's own consistency loss, so it "
+                    f"takes no `terms`. Received: terms={list(self.terms)!r}. Drop `terms`, or pick "
+                    f"another preset."
+                )
+            self.distillation_terms()  # Builds them once: a bad spec fails here.
+
+    def distillation_terms(self):
+        """`(terms, weights)` of the distilled student."""
+        if self.terms is None:
+            return [KD(self.temperature)], [1.0]
+        return losses.from_specs(list(self.terms), defaults={"temperature": self.temperature})
 
     @classmethod
     def quick(cls, **overrides):
@@ -194,14 +219,16 @@ def run_demo(config=None, *, run_dir=None, runs_base="runs", log=print):
     )  # fmt: skip
     log(f"Training the student from scratch ({config.student_epochs} epochs)")
     scratch = training.train_supervised("scratch student", zoo.student_cnn, data, student_config)
+    terms, weights = config.distillation_terms()
+    described = ", ".join(f"{w:g} x {t!r}" for t, w in zip(terms, weights))
     log(
-        f"Distilling into the same student (KD T={config.temperature:g}, "
+        f"Distilling into the same student ({described}; "
         f"student_loss_weight={config.student_loss_weight:g}, {config.student_epochs} epochs, "
         f"augmentation {config.augment!r})"
     )
     distilled = training.train_distilled(
         "distilled student", teacher, zoo.student_cnn, data, student_config,
-        distillation_losses=KD(config.temperature),
+        distillation_losses=terms, distillation_loss_weights=weights,
         student_loss_weight=config.student_loss_weight,
         **_augmentation(config),
     )  # fmt: skip

@@ -10,6 +10,13 @@ al. (AAAI 2020) over a list of per-layer terms (typically
 
 A stage lasts `epochs_per_stage` epochs; after the last stage the last
 configuration stays. Other terms (e.g. KD on the logits) keep their weights.
+
+`LinearWarmup` ramps named terms up linearly over the first epochs, as DKD
+(Zhao et al., CVPR 2022: `min(epoch / warmup, 1)` over 20 of 240 epochs)
+and many feature methods do to keep large early losses from swamping the
+cross-entropy.
+
+Both set the Distiller's term-weight variables, so nothing is retraced.
 """
 
 import keras
@@ -71,4 +78,56 @@ class LayerwiseSchedule(keras.callbacks.Callback):
         weights = [float(v.numpy()) for v in self.model.term_weights]
         for name, w in zip(self.term_names, stage_weights):
             weights[names.index(name)] = w * self.weight
+        self.model.set_distillation_loss_weights(weights)
+
+
+def warmup_factor(epoch, warmup_epochs):
+    """`min((epoch + 1) / warmup_epochs, 1)` for a 0-based `epoch`."""
+    return min((epoch + 1) / warmup_epochs, 1.0)
+
+
+class LinearWarmup(keras.callbacks.Callback):
+    """Ramps the weights of a Distiller's named terms up over the first epochs.
+
+    In epoch e (0-based) a named term's weight is
+    `base * min((e + 1) / warmup_epochs, 1)`, where `base` is its weight
+    when training starts (from `distillation_loss_weights`). DKD's schedule
+    with warm-up 20 is `LinearWarmup(["dkd"], warmup_epochs=20)`.
+
+    Args:
+        term_names: the terms to ramp (their log names, e.g. `["dkd"]`).
+        warmup_epochs: epochs to reach the full weight; a positive integer.
+
+    Example:
+
+    ```python
+    distiller = keras_kd.Distiller(teacher, student, keras_kd.losses.DKD())
+    distiller.fit(..., callbacks=[LinearWarmup(["dkd"], warmup_epochs=2)])
+    ```
+    """
+
+    def __init__(self, term_names, *, warmup_epochs):
+        super().__init__()
+        if not term_names:
+            raise ValueError("LinearWarmup needs at least one term name.")
+        if not isinstance(warmup_epochs, int) or isinstance(warmup_epochs, bool) or warmup_epochs < 1:
+            raise ValueError(f"warmup_epochs must be a positive integer. Received: {warmup_epochs!r}.")
+        self.term_names = list(term_names)
+        self.warmup_epochs = warmup_epochs
+        self._base = None
+
+    def on_train_begin(self, logs=None):
+        names = self.model.term_names
+        missing = [n for n in self.term_names if n not in names]
+        if missing:
+            raise ValueError(f"LinearWarmup: unknown terms {missing}. The Distiller's terms: {names}.")
+        self._base = [float(v.numpy()) for v in self.model.term_weights]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        factor = warmup_factor(epoch, self.warmup_epochs)
+        names = self.model.term_names
+        weights = [float(v.numpy()) for v in self.model.term_weights]
+        for name in self.term_names:
+            i = names.index(name)
+            weights[i] = self._base[i] * factor
         self.model.set_distillation_loss_weights(weights)

@@ -89,7 +89,7 @@ def test_accuracy(model, x_test, y_test, batch_size=512):
     return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_test)))
 
 
-def _fit(name, trainer, model, data, config):
+def _fit(name, trainer, model, data, config, callbacks=None):
     """Compiles and fits `trainer` (the model or its Distiller); measures `model`."""
     (x_train, y_train), validation, (x_test, y_test) = data
     trainer.compile(
@@ -101,7 +101,7 @@ def _fit(name, trainer, model, data, config):
     history = trainer.fit(
         x_train, y_train,
         batch_size=config.batch_size, epochs=config.epochs,
-        validation_data=validation, verbose=config.verbose,
+        validation_data=validation, verbose=config.verbose, callbacks=callbacks,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     return RunResult(
@@ -140,6 +140,7 @@ def train_distilled(
     student_loss_weight=0.5,
     views=None,
     distiller_fn=None,
+    callbacks=None,
 ):
     """Distills `teacher` into `student_fn()` with the same budget as scratch.
 
@@ -158,6 +159,8 @@ def train_distilled(
         distiller_fn: `(teacher, student) -> Distiller`, replacing the
             default `Distiller` (e.g. a `DAKDDistiller`); the arguments above
             are then unused. Defaults to `None`.
+        callbacks: Keras callbacks for `fit`, e.g. a
+            `keras_kd.schedules.LinearWarmup`. Defaults to `None`.
 
     Returns:
         A `RunResult` whose model is the student alone.
@@ -175,4 +178,4 @@ def train_distilled(
             student_loss_weight=student_loss_weight,
             views=views,
         )
-    return _fit(name, distiller, student, data, config)
+    return _fit(name, distiller, student, data, config, callbacks)

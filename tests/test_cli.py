@@ -94,3 +94,54 @@ def test_demo_config_knows_every_preset():
         assert demo.DemoConfig(augment=name).augment == name
     with pytest.raises(ValueError, match="unknown augmentation preset"):
         demo.DemoConfig(augment="heavy")
+
+
+def _captured_demo_config(monkeypatch):
+    from keras_kd import demo
+
+    seen = {}
+    monkeypatch.setattr(demo, "run_demo", lambda config, **kwargs: seen.setdefault("config", config))
+    return seen
+
+
+def test_demo_terms_from_flags_and_config_file(tmp_path, monkeypatch):
+    from keras_kd import losses
+
+    seen = _captured_demo_config(monkeypatch)
+    flags = ["--term", "kd", "--term", "at:teacher_layer_name=block2,student_layer_name=block2,weight=100"]
+    assert cli.main(["demo", "--quick", *flags]) == 0
+    terms, weights = seen.pop("config").distillation_terms()
+    assert [type(t) for t in terms] == [losses.KD, losses.AttentionTransfer] and weights == [1.0, 100.0]
+    assert terms[0].temperature == 4.0 and terms[1].teacher_layer_name == "block2"
+
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"student_epochs": 3, "temperature": 2.0, "terms": [
+        "kd", {"name": "rkd", "teacher_layer_name": "features", "student_layer_name": "features", "weight": 1}]}))
+    assert cli.main(["demo", "--config", str(config), "--student-epochs", "5"]) == 0
+    loaded = seen.pop("config")
+    assert loaded.student_epochs == 5 and loaded.temperature == 2.0  # the flag wins over the file
+    terms, weights = loaded.distillation_terms()
+    assert [type(t) for t in terms] == [losses.KD, losses.RKD] and terms[0].temperature == 2.0
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--term", "nope"], "Unknown distillation term 'nope'"),
+    (["--term", "kd:temprature=2"], "takes no argument 'temprature'"),
+    (["--term", "kd", "--augment", "dakd"], "takes no `terms`"),
+])
+def test_demo_rejects_bad_terms_before_training(tmp_path, capsys, monkeypatch, argv, match):
+    monkeypatch.setenv("KERAS_KD_CACHE", str(tmp_path / "cache"))
+    assert cli.main(["demo", "--quick", "--run-dir", str(tmp_path / "r"), *argv]) == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "r").exists()
+
+
+def test_demo_config_file_errors(tmp_path, capsys):
+    bad_field = tmp_path / "a.json"
+    bad_field.write_text(json.dumps({"epochs": 3}))
+    assert cli.main(["demo", "--config", str(bad_field)]) == 2
+    assert "unknown fields ['epochs']" in capsys.readouterr().err
+    not_json = tmp_path / "b.json"
+    not_json.write_text("student_epochs: 3")
+    assert cli.main(["demo", "--config", str(not_json)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err

@@ -186,3 +186,41 @@ def test_layerwise_schedule_sets_weights_per_epoch(mode, expected):
     weighted = sum(w * last[n] for w, n in zip(expected[-1] + [1], names))
     np.testing.assert_allclose(last["distillation_loss"], weighted, rtol=1e-5)
     assert len(history.history["loss"]) == 6
+
+
+def test_linear_warmup_ramps_named_terms_and_keeps_others():
+    from keras_kd import schedules
+
+    x, y = _data()
+    distiller = _distiller([losses.KD(2.0), losses.DKD()], weights=[0.5, 2.0])
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append([float(v.numpy()) for v in self.model.term_weights])
+
+    warmup = schedules.LinearWarmup(["dkd"], warmup_epochs=3)
+    distiller.fit(x, y, epochs=4, batch_size=8, callbacks=[warmup, Record()], verbose=0)
+    np.testing.assert_allclose(seen, [[0.5, 2 / 3], [0.5, 4 / 3], [0.5, 2.0], [0.5, 2.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"term_names": [], "warmup_epochs": 2}, "at least one term"),
+    ({"term_names": ["dkd"], "warmup_epochs": 0}, "positive integer"),
+    ({"term_names": ["dkd"], "warmup_epochs": 1.5}, "positive integer"),
+])
+def test_linear_warmup_rejects_bad_arguments(kwargs, match):
+    from keras_kd import schedules
+
+    with pytest.raises(ValueError, match=match):
+        schedules.LinearWarmup(**kwargs)
+
+
+def test_linear_warmup_names_unknown_terms():
+    from keras_kd import schedules
+
+    x, y = _data()
+    distiller = _distiller([losses.KD(2.0)])
+    with pytest.raises(ValueError, match=r"unknown terms \['dkd'\].*\['kd'\]"):
+        distiller.fit(x, y, epochs=1, batch_size=8, callbacks=[schedules.LinearWarmup(["dkd"], warmup_epochs=2)],
+                      verbose=0)

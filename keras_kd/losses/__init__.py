@@ -24,8 +24,10 @@ from keras_kd.losses.logits import DKD
 from keras_kd.losses.logits import KD
 from keras_kd.losses.logits import PixelwiseKD
 from keras_kd.losses.registry import available
+from keras_kd.losses.registry import from_specs
 from keras_kd.losses.registry import get
 from keras_kd.losses.registry import get_class
+from keras_kd.losses.registry import parse_spec
 from keras_kd.losses.relation import PKT
 from keras_kd.losses.relation import RKD
 from keras_kd.losses.relation import CorrelationCongruence
