@@ -62,8 +62,9 @@ class Connector(keras.layers.Layer):
         self.spatial = spatial
         self.use_batch_norm = use_batch_norm
         self.data_format = data_format
+        # `teacher_shape` has no batch axis: channels come first or last in it.
         channels_axis = -1 if data_format == "channels_last" else 1
-        out_channels = self.teacher_shape[channels_axis]
+        out_channels = self.teacher_shape[-1 if data_format == "channels_last" else 0]
         self.projection = None
         self.norm = None
         if kind == "conv1x1":
