@@ -11,6 +11,7 @@ Feature maps are `channels_last` by default; pass
 
 from keras import ops
 
+from keras_kd.connectors import SPATIAL
 from keras_kd.losses.base import DistillationTerm
 from keras_kd.losses.base import weighted_mean
 from keras_kd.losses.registry import register
@@ -51,6 +52,11 @@ class FeatureTerm(DistillationTerm):
             raise ValueError(
                 f"{owner}: unknown connector. Received: connector={connector!r}. "
                 f"Valid: {', '.join(repr(c) for c in CONNECTORS)}."
+            )
+        if spatial not in SPATIAL:
+            raise ValueError(
+                f"{owner}: unknown spatial mode. Received: spatial={spatial!r}. Valid: "
+                f"{', '.join(repr(m) for m in SPATIAL)} (see keras_kd.connectors)."
             )
         if data_format not in DATA_FORMATS:
             raise ValueError(f"{owner}: data_format must be one of {DATA_FORMATS}. Received: data_format={data_format!r}.")
@@ -206,42 +212,80 @@ class CosineRepresentation(FeatureTerm):
 
         L = 1/N sum_i w_i * (1 - cos(r(s_i), t_i))
 
-    on flattened features (for BERT-style students: the [CLS] vectors of
-    matched layers). `r` is a dense connector when widths differ
-    (`connector="auto"`), or the identity.
+    on flattened features, or, with `position=k`, on the k-th vector of
+    sequence features `(batch, length, width)`: Aguilar et al. compare the
+    [CLS] vectors (`position=0`) of matched BERT layers. `r` is a dense
+    connector (`connector="auto"`) mapping the student's width to the
+    teacher's, or the identity.
 
-    Layer-by-layer schedules (Aguilar et al.: progressive, one pair at a
-    time; stacked, pairs added cumulatively) are weight schedules over
-    several such terms: see `keras_kd.schedules.layerwise_weights`.
+    Aguilar et al.'s layer-by-layer schedules (progressive: one pair at a
+    time; stacked: pairs added cumulatively) drive several such terms, one
+    per matched pair: see `keras_kd.schedules.LayerwiseSchedule`.
 
     Args:
         teacher_layer_name, student_layer_name: the tapped layers.
-        connector: `"auto"` (dense if widths differ), `"dense"` or
-            `"identity"`. Defaults to `"auto"`.
+        position: the sequence position to compare, or `None` to compare
+            the whole flattened feature. Defaults to `None`.
+        connector: `"auto"` (dense), `"dense"` or `"identity"`. Defaults to
+            `"auto"`.
+        spatial, data_format: for feature maps, as in `Hint`. Default to
+            `"resize"` and `"channels_last"`.
         name: defaults to `"cosine"`.
 
     Reference:
         Aguilar et al., "Knowledge Distillation from Internal
         Representations", AAAI 2020.
+
+    Example:
+
+    >>> terms = [CosineRepresentation(f"teacher_layer_{2 * i + 1}", f"student_layer_{i}",
+    ...                               position=0, name=f"cos{i}") for i in range(3)]
     """
+
+    def __init__(
+        self, teacher_layer_name, student_layer_name, *, position=None, connector="auto",
+        spatial="resize", data_format="channels_last", name=None,
+    ):  # fmt: skip
+        super().__init__(
+            teacher_layer_name, student_layer_name, connector=connector, spatial=spatial,
+            data_format=data_format, name=name,
+        )  # fmt: skip
+        if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
+            raise ValueError(
+                f"CosineRepresentation: `position` must be an integer index into the sequence "
+                f"axis, or None. Received: position={position!r}."
+            )
+        self.position = position
 
     def connector_kind(self, teacher_shape):
         if self.connector == "auto":
             return "dense"
         return self.connector
 
+    def _select(self, x, role):
+        if self.position is None:
+            return ops.reshape(x, (ops.shape(x)[0], -1))
+        if len(x.shape) != 3:
+            raise ValueError(
+                f"CosineRepresentation: position={self.position} needs sequence features "
+                f"(batch, length, width). Received: the {role}'s feature of shape "
+                f"{tuple(x.shape)}. Tap a sequence layer, or pass position=None."
+            )
+        return x[:, self.position]
+
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, **kwargs):
-        t = ops.convert_to_tensor(teacher_outputs)
-        s = ops.cast(student_outputs, t.dtype)
-        t = ops.reshape(t, (ops.shape(t)[0], -1))
-        s = ops.reshape(s, (ops.shape(s)[0], -1))
+        t = self._select(ops.convert_to_tensor(teacher_outputs), "teacher")
+        s = self._select(ops.cast(student_outputs, t.dtype), "student")
         if t.shape[-1] != s.shape[-1]:
             raise ValueError(
                 f"CosineRepresentation: widths differ. Received: teacher {tuple(t.shape)}, "
-                f"student {tuple(s.shape)} (flattened). Use connector='auto' or 'dense'."
+                f"student {tuple(s.shape)} (compared). Use connector='auto' or 'dense'."
             )
         cos = ops.sum(t * s, -1) / (ops.norm(t, axis=-1) * ops.norm(s, axis=-1) + 1e-12)
         return weighted_mean(1.0 - cos, sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "position": self.position}
 
 
 @register("nst")

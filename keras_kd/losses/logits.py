@@ -117,6 +117,23 @@ def _sparse_labels(y_true, num_classes):
     return ops.cast(ops.reshape(y_true, (-1,)), "int32")
 
 
+def _target_split(z, gt):
+    """DKD's two distributions from tempered logits `z` and one-hot `gt`.
+
+    Returns `log [p_g, 1 - p_g]` (the binary target / rest split of
+    softmax(z)) and the log-softmax over the non-target logits alone (the
+    target pushed to -inf; the authors subtract 1000). Both stay in log
+    space, log(1 - p_g) as a log-sum-exp over the rest, so no epsilon is
+    needed and a confident teacher keeps its precision.
+    """
+    rest = z - 1000.0 * gt
+    log_total = ops.logsumexp(z, axis=-1)
+    log_binary = ops.stack(
+        [ops.sum(z * gt, axis=-1) - log_total, ops.logsumexp(rest, axis=-1) - log_total], axis=-1
+    )
+    return log_binary, ops.log_softmax(rest, axis=-1)
+
+
 @register("dkd")
 class DKD(DistillationTerm):
     """Decoupled KD: target-class (TCKD) and non-target-class (NCKD) terms.
@@ -162,16 +179,10 @@ class DKD(DistillationTerm):
         num_classes = t.shape[-1]
         gt = ops.one_hot(_sparse_labels(y_true, num_classes), num_classes, dtype=t.dtype)
         T = self.temperature
-        p_t = ops.softmax(t / T, axis=-1)
-        p_s = ops.softmax(s / T, axis=-1)
-        bt = ops.stack([ops.sum(p_t * gt, -1), ops.sum(p_t * (1 - gt), -1)], axis=-1)
-        bs = ops.stack([ops.sum(p_s * gt, -1), ops.sum(p_s * (1 - gt), -1)], axis=-1)
-        eps = 1e-12
-        tckd = ops.sum(bt * (ops.log(bt + eps) - ops.log(bs + eps)), -1)
-        # Non-target softmax: push the target logit to -inf (authors: -1000).
-        log_qt = ops.log_softmax(t / T - 1000.0 * gt, axis=-1)
-        log_qs = ops.log_softmax(s / T - 1000.0 * gt, axis=-1)
-        nckd = ops.sum(ops.exp(log_qt) * (log_qt - log_qs) * (1 - gt), -1)
+        log_b_t, log_q_t = _target_split(t / T, gt)
+        log_b_s, log_q_s = _target_split(s / T, gt)
+        tckd = ops.sum(ops.exp(log_b_t) * (log_b_t - log_b_s), -1)
+        nckd = ops.sum(ops.exp(log_q_t) * (log_q_t - log_q_s) * (1 - gt), -1)
         return weighted_mean((self.alpha * tckd + self.beta * nckd) * T**2, sample_weight)
 
     def get_config(self):

@@ -49,6 +49,20 @@ def test_cosine_matches_numpy():
     np.testing.assert_allclose(_value(term, VEC_T, s), reference.cosine_distance(VEC_T, s).mean(), **TOL)
 
 
+def test_cosine_at_a_sequence_position_matches_numpy():
+    t = RNG.normal(size=(4, 5, 6)).astype("float32")
+    s = RNG.normal(size=(4, 5, 6)).astype("float32")
+    term = losses.CosineRepresentation("t", "s", position=0)  # BERT's [CLS]
+    np.testing.assert_allclose(_value(term, t, s), reference.cosine_distance(t[:, 0], s[:, 0]).mean(), **TOL)
+    np.testing.assert_allclose(
+        _value(term, t, s, sample_weight=WEIGHTS), reference.weighted_mean(reference.cosine_distance(t[:, 0], s[:, 0]), WEIGHTS), **TOL
+    )
+    with pytest.raises(ValueError, match="needs sequence features.*shape \\(6, 12\\)"):
+        term.compute_loss(VEC_T, VEC_T)
+    with pytest.raises(ValueError, match="integer index"):
+        losses.CosineRepresentation("t", "s", position="cls")
+
+
 def test_nst_matches_numpy():
     term = losses.NeuronSelectivityTransfer("t", "s")
     np.testing.assert_allclose(_value(term, MAPS_T, MAPS_S), reference.nst(MAPS_T, MAPS_S).mean(), **TOL)
@@ -80,9 +94,22 @@ def test_dkd_matches_numpy():
     t = (RNG.normal(size=(8, 10)) * 3).astype("float32")
     s = (RNG.normal(size=(8, 10)) * 3).astype("float32")
     y = RNG.integers(0, 10, size=8)
-    np.testing.assert_allclose(_value(losses.DKD(), t, s, y_true=y), reference.dkd(t, s, y).mean(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(_value(losses.DKD(), t, s, y_true=y), reference.dkd(t, s, y).mean(), **TOL)
     one_hot = np.eye(10, dtype="float32")[y]
-    np.testing.assert_allclose(_value(losses.DKD(), t, s, y_true=one_hot), reference.dkd(t, s, y).mean(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(_value(losses.DKD(), t, s, y_true=one_hot), reference.dkd(t, s, y).mean(), **TOL)
+    w = RNG.uniform(0, 2, size=8).astype("float32")
+    weighted = losses.DKD(alpha=0.5, beta=2.0, temperature=2.0).compute_loss(t, s, sample_weight=w, y_true=y)
+    want = reference.weighted_mean(reference.dkd(t, s, y, alpha=0.5, beta=2.0, temperature=2.0), w)
+    np.testing.assert_allclose(float(weighted), want, **TOL)
+
+
+def test_dkd_keeps_precision_for_an_overconfident_student():
+    # The student's non-target mass is ~3e-10 while the teacher's is ~0.6:
+    # an epsilon added inside log(1 - p_g) would shift TCKD by ~1e-3.
+    t = np.array([[1.0, 0.5, 0.0, -0.5]], "float32") * 4.0
+    s = np.array([[23.0, 0.0, 0.0, 0.0]], "float32") * 4.0
+    y = np.array([0])
+    np.testing.assert_allclose(_value(losses.DKD(), t, s, y_true=y), reference.dkd(t, s, y).mean(), **TOL)
     with pytest.raises(ValueError, match="needs the labels"):
         losses.DKD().compute_loss(t, s)
 
@@ -130,6 +157,7 @@ ALL_TERMS = [term for term, _ in SAME_CASES] + [
     losses.AttentionTransfer("a", "b", p=4.0, mode="paper", data_format="channels_first"),
     losses.RKD(distance_weight=1.0, angle_weight=2.0, teacher_layer_name="x", student_layer_name="y"),
     losses.DKD(alpha=0.5, beta=2.0, temperature=2.0),
+    losses.CosineRepresentation("a", "b", position=0, connector="identity", name="cls"),
     losses.PairwiseAffinity("a", "b", granularity=2, connection_range=3),
 ]
 
@@ -153,6 +181,8 @@ def test_bad_arguments_are_explained():
         losses.Hint("", "s")
     with pytest.raises(ValueError, match="unknown connector"):
         losses.Hint("t", "s", connector="mlp")
+    with pytest.raises(ValueError, match="unknown spatial mode.*spatial='crop'"):
+        losses.Hint("t", "s", spatial="crop")
     with pytest.raises(ValueError, match="mode must be 'code' or 'paper'"):
         losses.AttentionTransfer("t", "s", mode="x")
     with pytest.raises(ValueError, match="name both layers or neither"):
