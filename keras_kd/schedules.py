@@ -91,7 +91,9 @@ class LinearWarmup(keras.callbacks.Callback):
 
     In epoch e (0-based) a named term's weight is
     `base * min((e + 1) / warmup_epochs, 1)`, where `base` is its weight
-    when training starts (from `distillation_loss_weights`). DKD's schedule
+    when this callback first starts training (from
+    `distillation_loss_weights`). Later `fit` calls keep that base, so a
+    run resumed with `initial_epoch` continues the same ramp. DKD's schedule
     with warm-up 20 is `LinearWarmup(["dkd"], warmup_epochs=20)`.
 
     Args:
@@ -121,7 +123,8 @@ class LinearWarmup(keras.callbacks.Callback):
         missing = [n for n in self.term_names if n not in names]
         if missing:
             raise ValueError(f"LinearWarmup: unknown terms {missing}. The Distiller's terms: {names}.")
-        self._base = [float(v.numpy()) for v in self.model.term_weights]
+        if self._base is None:
+            self._base = [float(v.numpy()) for v in self.model.term_weights]
 
     def on_epoch_begin(self, epoch, logs=None):
         factor = warmup_factor(epoch, self.warmup_epochs)

@@ -203,6 +203,11 @@ def test_linear_warmup_ramps_named_terms_and_keeps_others():
     distiller.fit(x, y, epochs=4, batch_size=8, callbacks=[warmup, Record()], verbose=0)
     np.testing.assert_allclose(seen, [[0.5, 2 / 3], [0.5, 4 / 3], [0.5, 2.0], [0.5, 2.0]], rtol=1e-6)
 
+    # Resuming mid-ramp continues the same ramp from the same base.
+    seen.clear()
+    distiller.fit(x, y, epochs=2, initial_epoch=1, batch_size=8, callbacks=[warmup, Record()], verbose=0)
+    np.testing.assert_allclose(seen, [[0.5, 4 / 3]], rtol=1e-6)
+
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"term_names": [], "warmup_epochs": 2}, "at least one term"),
