@@ -37,7 +37,7 @@ loss: CE on D2 + 1.0 * KL consistency at the demo's temperature):
     python benchmarks/fashion_mnist.py --methods --augment none standard dakd function_matching
 
     python benchmarks/fashion_mnist.py                 # 3 seeds, KD: ~45 min on 2 cores
-    python benchmarks/fashion_mnist.py --methods kd hint at rkd sp pkt dkd kd+hint
+    python benchmarks/fashion_mnist.py --methods hint at rkd sp pkt dkd kd+hint   # ~75 min
     python benchmarks/fashion_mnist.py --seeds 0       # one seed
     python benchmarks/fashion_mnist.py --quick         # smoke test, ~2 min
 
