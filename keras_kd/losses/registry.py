@@ -81,13 +81,8 @@ def get(identifier, **kwargs):
             f"(of type {type(identifier).__name__}). Pass a name such as "
             f"'kd', a config dict, or a DistillationLoss instance."
         )
-    key = identifier.lower().replace("-", "_")
-    if key not in _REGISTRY:
-        raise ValueError(
-            f"Unknown distillation term {identifier!r}. "
-            f"Available names: {', '.join(available())}."
-        )
-    cls = _REGISTRY[key]
+    cls = get_class(identifier)
+    key = cls.registry_name
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     accepted = _init_arguments(cls)
     unknown = sorted(set(kwargs) - set(accepted))
