@@ -52,7 +52,7 @@ sometimes run at half speed (step times of one candidate jump from ~32 ms
 to ~64 ms between rounds, with nothing else running), which moves medians
 but not minimums; when the two disagree, trust the minimum and rerun.
 
-    python benchmarks/step_overhead.py            # ~6 minutes on 2 cores
+    python benchmarks/step_overhead.py            # 6 to 10 minutes on 2 cores
     python benchmarks/step_overhead.py --width 32
     python benchmarks/step_overhead.py --steps 10 --rounds 2   # smoke
 """
