@@ -170,7 +170,11 @@ def build_candidates(teacher, x, y, batch_size, width=16):
     # Tracked by the Distiller, so Keras trains them as we train ours.
     theirs_hint.hint_connectors = connectors
     theirs_hint.compile(optimizer="adam", loss=SPARSE_CE)
-    assert len(theirs_hint.trainable_variables) == len(ours_hint.trainable_variables)
+    if len(theirs_hint.trainable_variables) != len(ours_hint.trainable_variables):
+        raise RuntimeError(
+            f"The two hint rows must train the same variables. Received: Keras "
+            f"{len(theirs_hint.trainable_variables)}, keras_kd {len(ours_hint.trainable_variables)}."
+        )
 
     def channel_mean_mse(teacher_features, student_features):
         t = keras.ops.mean(teacher_features, axis=-1)
