@@ -124,7 +124,8 @@ def _target_split(z, gt):
     softmax(z)) and the log-softmax over the non-target logits alone (the
     target pushed to -inf; the authors subtract 1000). Both stay in log
     space, log(1 - p_g) as a log-sum-exp over the rest, so no epsilon is
-    needed and a confident teacher keeps its precision.
+    needed: a near-certain model's tiny non-target mass (an overconfident
+    student's, say) keeps its precision.
     """
     rest = z - 1000.0 * gt
     log_total = ops.logsumexp(z, axis=-1)
