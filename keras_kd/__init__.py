@@ -10,8 +10,10 @@ from keras_kd import export
 from keras_kd import losses
 from keras_kd import methods
 from keras_kd import schedules
+from keras_kd import step
 from keras_kd import taps
 from keras_kd import zoo
+from keras_kd.backend.tensorflow import NonFiniteLossError
 from keras_kd.distiller import Distiller
 
 __version__ = "0.1.0"

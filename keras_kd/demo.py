@@ -23,7 +23,7 @@ import os
 
 import keras
 
-from keras_kd import _validation
+from keras_kd import validation
 from keras_kd import reporting
 from keras_kd import training
 from keras_kd import zoo
@@ -77,16 +77,11 @@ class DemoConfig:
         # Fail before any training, not after the teacher's ten minutes.
         owner = "DemoConfig"
         for name in ("teacher_epochs", "student_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{owner}: `{name}` must be a positive integer. Received: {name}={value!r}.")
-        if self.train_size is not None and (not isinstance(self.train_size, int) or self.train_size < 1):
-            raise ValueError(
-                f"{owner}: `train_size` must be a positive integer or None. Received: train_size={self.train_size!r}."
-            )
-        _validation.check_positive_number("temperature", self.temperature, owner=owner)
-        _validation.check_unit_interval("student_loss_weight", self.student_loss_weight, owner=owner)
-        _validation.check_positive_number("learning_rate", self.learning_rate, owner=owner)
+            validation.check_positive_int(name, getattr(self, name), owner=owner)
+        validation.check_positive_int("train_size", self.train_size, owner=owner, allow_none=True)
+        validation.check_positive_number("temperature", self.temperature, owner=owner)
+        validation.check_unit_interval("student_loss_weight", self.student_loss_weight, owner=owner)
+        validation.check_positive_number("learning_rate", self.learning_rate, owner=owner)
         from keras_kd.augment import presets
 
         if self.augment not in presets.PRESETS:

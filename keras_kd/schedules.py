@@ -21,6 +21,8 @@ Both set the Distiller's term-weight variables, so nothing is retraced.
 
 import keras
 
+from keras_kd import validation
+
 MODES = ("progressive", "stacked", "all")
 
 
@@ -62,8 +64,7 @@ class LayerwiseSchedule(keras.callbacks.Callback):
             raise ValueError(f"Unknown schedule mode. Received: mode={mode!r}. Valid: {', '.join(MODES)}.")
         if not term_names:
             raise ValueError("LayerwiseSchedule needs at least one term name.")
-        if not isinstance(epochs_per_stage, int) or epochs_per_stage < 1:
-            raise ValueError(f"epochs_per_stage must be a positive integer. Received: {epochs_per_stage!r}.")
+        validation.check_positive_int("epochs_per_stage", epochs_per_stage, owner="LayerwiseSchedule")
         self.term_names = list(term_names)
         self.mode = mode
         self.epochs_per_stage = epochs_per_stage
@@ -112,8 +113,7 @@ class LinearWarmup(keras.callbacks.Callback):
         super().__init__()
         if not term_names:
             raise ValueError("LinearWarmup needs at least one term name.")
-        if not isinstance(warmup_epochs, int) or isinstance(warmup_epochs, bool) or warmup_epochs < 1:
-            raise ValueError(f"warmup_epochs must be a positive integer. Received: {warmup_epochs!r}.")
+        validation.check_positive_int("warmup_epochs", warmup_epochs, owner="LinearWarmup")
         self.term_names = list(term_names)
         self.warmup_epochs = warmup_epochs
         self._base = None

@@ -1,17 +1,34 @@
 """Feature taps: one forward pass that yields a model's output and features.
 
-A tap is a functional `keras.Model` over the same layers (and so the same
-variables) as the model it taps, whose outputs are the model's own output
-followed by the outputs of the named layers. Calling it runs the network
-once; no layer is evaluated twice, unlike running the model and a separate
-feature extractor.
+A `Tap` runs a model once and returns `ModelOutputs`: the model's outputs
+and a dict of named intermediate features. With layer names it calls a
+functional `keras.Model` over the same layers (and so the same variables)
+as the model it taps, whose outputs are the model's own output followed by
+the outputs of the named layers; no layer is evaluated twice, unlike
+running the model and a separate feature extractor.
+
+A frozen tap (the teacher's) runs in inference mode and passes everything
+it returns through `stop_gradient`.
 """
 
+import dataclasses
+
 import keras
+from keras import ops
+
+from keras_kd import model_checks
 
 
-def _is_graph_model(model):
-    return isinstance(model, keras.Model) and getattr(model, "inputs", None) is not None and getattr(model, "outputs", None) is not None
+@dataclasses.dataclass(frozen=True)
+class ModelOutputs:
+    """What one forward pass of a model gave: its outputs and named features."""
+
+    outputs: object
+    features: dict = dataclasses.field(default_factory=dict)
+
+    def select(self, layer_name):
+        """The outputs for `None`, else the feature of the layer named `layer_name`."""
+        return self.outputs if layer_name is None else self.features[layer_name]
 
 
 def build_tap(model, layer_names, *, role="model"):
@@ -30,40 +47,56 @@ def build_tap(model, layer_names, *, role="model"):
     layer_names = list(layer_names)
     if not layer_names:
         return None
-    if not _is_graph_model(model):
-        raise ValueError(
-            f"Feature distillation needs the {role}'s intermediate layers, "
-            f"which only functional and Sequential models expose. Received: "
-            f"a subclassed {type(model).__name__} named {model.name!r}, "
-            f"asked for layers {layer_names}. Either rebuild it with the "
-            f"functional API, or return the features as extra outputs from "
-            f"call() and distill those outputs."
-        )
+    owner = "Feature taps"
+    features = []
+    for layer_name in layer_names:
+        layer = model_checks.check_layer(role, model, layer_name, owner=owner)
+        model_checks.layer_output_shape(role, model, layer_name, owner=owner)
+        features.append(layer.output)
     if len(model.outputs) != 1:
         raise ValueError(
             f"Feature taps support {role}s with one output. Received: "
             f"{model.name!r} with {len(model.outputs)} outputs. Wrap it in a "
             f"functional model that returns the output to distill."
         )
-    available = [layer.name for layer in model.layers]
-    features = []
-    for layer_name in layer_names:
-        if layer_name not in available:
-            raise ValueError(
-                f"The {role} {model.name!r} has no layer named "
-                f"{layer_name!r}. Available layers: {', '.join(available)}."
-            )
-        layer = model.get_layer(layer_name)
-        try:
-            features.append(layer.output)
-        except (AttributeError, ValueError) as e:
-            raise ValueError(
-                f"Layer {layer_name!r} of the {role} {model.name!r} is called "
-                f"more than once, so its output is ambiguous. Tap a layer "
-                f"that is used once. ({e})"
-            ) from e
     return keras.Model(
         inputs=model.inputs[0] if len(model.inputs) == 1 else model.inputs,
         outputs=[model.outputs[0]] + features,
         name=f"{model.name}_tap",
     )
+
+
+class Tap:
+    """Runs `model` once, returning its outputs and the named layers' features.
+
+    Args:
+        model: the model to run.
+        layer_names: the layers to read (may be empty).
+        role: `"teacher"` or `"student"`, for errors.
+        frozen: run with `training=False` and stop gradients. Defaults to
+            `False`.
+    """
+
+    def __init__(self, model, layer_names, *, role, frozen=False):
+        self.model = model
+        self.layer_names = list(layer_names)
+        self.role = role
+        self.frozen = frozen
+        self.tap_model = build_tap(model, self.layer_names, role=role)
+
+    def feature_shape(self, layer_name):
+        """The shape of a tapped feature, without the batch axis."""
+        return tuple(self.tap_model.outputs[1 + self.layer_names.index(layer_name)].shape[1:])
+
+    def __call__(self, x, training=None, **kwargs):
+        if self.frozen:
+            training = False
+        if self.tap_model is None:
+            outputs, features = self.model(x, training=training, **kwargs), []
+        else:
+            outputs, *features = self.tap_model(x, training=training, **kwargs)
+        result = ModelOutputs(outputs, dict(zip(self.layer_names, features)))
+        if self.frozen:
+            stop = ops.stop_gradient
+            result = ModelOutputs(keras.tree.map_structure(stop, result.outputs), {k: stop(v) for k, v in result.features.items()})
+        return result

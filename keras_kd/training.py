@@ -13,7 +13,7 @@ import time
 import keras
 import numpy as np
 
-from keras_kd import _validation
+from keras_kd import validation
 from keras_kd import profiling
 from keras_kd.distiller import Distiller
 from keras_kd.losses import KD
@@ -41,13 +41,8 @@ class TrainConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"TrainConfig: `{name}` must be a positive integer. "
-                    f"Received: {name}={value!r}."
-                )
-        _validation.check_positive_number("learning_rate", self.learning_rate, owner="TrainConfig")
+            validation.check_positive_int(name, getattr(self, name), owner="TrainConfig")
+        validation.check_positive_number("learning_rate", self.learning_rate, owner="TrainConfig")
 
 
 @dataclasses.dataclass

@@ -114,7 +114,7 @@ def test_distiller_matches_a_finer_student_map_to_the_teacher(spatial):
     x = RNG.normal(size=(8, 8, 8, 1)).astype("float32")
     y = RNG.integers(0, 5, size=8)
     logs = distiller.evaluate(x, y, batch_size=8, return_dict=True, verbose=0)
-    t_features = distiller._teacher_forward(x)[1]["pool"].numpy()
-    s_features = distiller._student_forward(x, training=False)[1]["conv1"]
+    t_features = distiller.teacher_forward(keras_kd.step.Batch(x, x, x)).features["pool"].numpy()
+    s_features = distiller.student_forward(x, training=False).features["conv1"]
     connected = connector(s_features, training=False).numpy()
     np.testing.assert_allclose(logs["distillation_loss"], ((t_features - connected) ** 2).mean(), rtol=1e-5)

@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 
 import keras_kd
-from keras_kd import _distiller_checks as distiller_module
 from keras_kd.losses import KD
 from tests import models
 from tests import reference
@@ -107,8 +106,7 @@ def test_keras_logits_distillation_gives_hintons_numbers(temperature):
         )
 
 
-def test_bare_kl_is_fixed_on_a_copy_with_one_warning():
-    distiller_module._warned_about_keras_kl = False
+def test_bare_kl_is_fixed_on_a_copy_with_a_warning():
     term = keras.distillation.LogitsDistillation(temperature=1.0)
     teacher, student = models.teacher_and_student()
     with pytest.warns(UserWarning, match="KL on temperature-scaled logits"):
@@ -116,8 +114,8 @@ def test_bare_kl_is_fixed_on_a_copy_with_one_warning():
     assert term.loss is keras.losses.kl_divergence  # the user's object is untouched
     assert isinstance(distiller.distillation_losses[0].loss, keras.losses.KLDivergence)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        keras_kd.Distiller(teacher, student, keras.distillation.LogitsDistillation(temperature=1.0))
+        warnings.simplefilter("error")  # an explicit KLDivergence() needs no fix
+        keras_kd.Distiller(teacher, student, keras.distillation.LogitsDistillation(1.0, loss=keras.losses.KLDivergence()))
 
 
 def test_fit_freezes_teacher_and_trains_student():
@@ -133,15 +131,19 @@ def test_fit_freezes_teacher_and_trains_student():
     assert not distiller.teacher.trainable
 
 
-def test_gradients_reach_only_the_student():
+def test_gradients_reach_only_the_student_and_the_tape_records_no_teacher_variable():
     x, y, _ = _data()
     distiller = _distiller()
-    teacher_out = distiller._teacher_forward(x)
+    batch = keras_kd.step.Batch(x, x, x, y)
     watched = [v.value for v in distiller.student.trainable_variables + distiller.teacher.weights]
+    teacher = distiller.teacher_forward(batch)
+    with tf.GradientTape() as tape:
+        total = distiller.compute_distillation(batch, teacher, training=True).loss
+    recorded = {id(v) for v in tape.watched_variables()}
+    assert recorded == {id(v.value) for v in distiller.student.trainable_variables}
     with tf.GradientTape() as tape:
         tape.watch(watched)
-        student_out = distiller._student_forward(x, training=True)
-        total, *_ = distiller.compute_distillation_losses(y, student_out[0], None, teacher_out, student_out)
+        total = distiller.compute_distillation(batch, distiller.teacher_forward(batch), training=True).loss
     grads = tape.gradient(total, watched)
     n = len(distiller.student.trainable_variables)
     assert all(g is not None and np.any(g.numpy() != 0) for g in grads[:n])

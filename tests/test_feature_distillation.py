@@ -72,13 +72,13 @@ def test_only_hint_gets_a_connector_and_it_maps_to_the_teacher_shape():
 def test_gradients_reach_student_and_connectors_never_teacher():
     x, y = _data()
     distiller = _distiller(_terms())
-    teacher_out = distiller._teacher_forward(x)
+    batch = keras_kd.step.Batch(x, x, x, y)
+    teacher = distiller.teacher_forward(batch)
     trainable = distiller.student.trainable_variables + distiller.connectors[0].trainable_variables
     watched = [v.value for v in trainable + distiller.teacher.weights]
     with tf.GradientTape() as tape:
         tape.watch(watched)
-        student_out = distiller._student_forward(x, training=True)
-        total, *_ = distiller.compute_distillation_losses(y, student_out[0], None, teacher_out, student_out)
+        total = distiller.compute_distillation(batch, teacher, training=True).loss
     grads = tape.gradient(total, watched)
     n = len(trainable)
     assert all(g is not None and np.any(g.numpy() != 0) for g in grads[:n])
@@ -128,9 +128,9 @@ def test_keras_feature_distillation_plugs_in():
     term = keras.distillation.FeatureDistillation(loss="mse", teacher_layer_name="embed", student_layer_name="embed")
     distiller = _distiller([losses.KD(2.0), term])
     logs = distiller.evaluate(x, y, batch_size=len(x), return_dict=True, verbose=0)
-    t = distiller._teacher_forward(x)[1]["embed"].numpy()
-    s = distiller._student_forward(x, training=False)[1]["embed"].numpy()
-    np.testing.assert_allclose(logs["distill/featuredistillation"], ((t - s) ** 2).mean(), rtol=1e-5)
+    t = distiller.teacher_forward(keras_kd.step.Batch(x, x, x)).features["embed"].numpy()
+    s = distiller.student_forward(x, training=False).features["embed"].numpy()
+    np.testing.assert_allclose(logs["distill/feature_distillation"], ((t - s) ** 2).mean(), rtol=1e-5)
 
 
 def test_subclassed_student_gets_a_clear_error():

@@ -1,7 +1,10 @@
 """Noise layers Keras lacks, seeded and serializable.
 
 Both act whenever `training=True`, which `Views` always passes, so they
-augment inside the train step. At inference they are the identity.
+augment inside the train step. At inference they are the identity. Like
+Keras's image preprocessing layers, each separates drawing
+(`get_random_transformation`) from applying (`transform_images`), so one
+draw can be applied to a teacher's and a student's paired inputs.
 """
 
 import keras
@@ -31,14 +34,14 @@ class SaltAndPepper(keras.layers.Layer):
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
-    def get_random_transformation(self, images):
+    def get_random_transformation(self, images, training=True, seed=None):
         """`{"hit": bool mask, "salt": bool mask}`, shape `(N, H, W, 1)`."""
         shape = (*ops.shape(images)[:-1], 1)
         hit = keras.random.uniform(shape, seed=self.generator) < self.rate
         salt = keras.random.uniform(shape, seed=self.generator) < 0.5
         return {"hit": hit, "salt": salt}
 
-    def transform_images(self, images, transformation):
+    def transform_images(self, images, transformation, training=True):
         low, high = self.value_range
         noise = ops.where(transformation["salt"], high, low)
         return ops.where(transformation["hit"], ops.cast(noise, images.dtype), images)
@@ -77,11 +80,17 @@ class ImageGaussianNoise(keras.layers.Layer):
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
+    def get_random_transformation(self, images, training=True, seed=None):
+        """`{"noise": ...}`, the same shape as `images`."""
+        return {"noise": keras.random.normal(ops.shape(images), stddev=self.stddev, seed=self.generator)}
+
+    def transform_images(self, images, transformation, training=True):
+        return ops.clip(images + ops.cast(transformation["noise"], images.dtype), *self.value_range)
+
     def call(self, images, training=None):
         if not training:
             return images
-        noise = keras.random.normal(ops.shape(images), stddev=self.stddev, seed=self.generator, dtype=images.dtype)
-        return ops.clip(images + noise, *self.value_range)
+        return self.transform_images(images, self.get_random_transformation(images))
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -11,6 +11,13 @@ train step (no `tf.py_function`, no numpy, no `tf.data` work):
    labels, which become soft (mixed one-hot).
 
 With `training=False` (evaluation, prediction) the views are the identity.
+
+Paired inputs (the teacher and the student each get their own input, e.g.
+clean and noisy, `x_student=...`): `shared` layers make one draw and apply
+it to both sides, which needs layers that separate drawing from applying
+(`get_random_transformation` / `transform_images`, as Keras's image
+preprocessing layers and keras_kd's noise layers do); `teacher` and
+`student` layers apply per side, and `mix` mixes both with one draw.
 Randomness comes from each layer's `SeedGenerator`: give the layers seeds
 (the presets do) or call `keras.utils.set_random_seed` for reproducible runs.
 """
@@ -95,18 +102,35 @@ class Views(keras.layers.Layer):
             for layer in nested
         )
 
+    def layers_without_draws(self):
+        """The shared layers that cannot apply one draw to two inputs."""
+        return [
+            layer for layer in self.shared
+            if not (hasattr(layer, "get_random_transformation") and hasattr(layer, "transform_images"))
+        ]  # fmt: skip
+
     def _apply(self, layers, x):
         for layer in layers:
             x = ops.cast(layer(x, training=True), "float32")
         return x
 
-    def call(self, x, y=None, training=None):
+    def _apply_shared_to_pair(self, x_teacher, x_student):
+        for layer in self.shared:
+            transformation = layer.get_random_transformation(x_student, training=True)
+            x_teacher = ops.cast(layer.transform_images(x_teacher, transformation, training=True), "float32")
+            x_student = ops.cast(layer.transform_images(x_student, transformation, training=True), "float32")
+        return x_teacher, x_student
+
+    def call(self, x, y=None, training=None, x_student=None):
+        """`(x_teacher, x_student, y)`; pass `x_student` for paired inputs."""
         if not training:
-            return x, x, y
-        x = ops.cast(x, "float32")
-        x = self._apply(self.shared, x)
-        x_teacher = self._apply(self.teacher_layers, x)
-        x_student = self._apply(self.student_layers, x)
+            return x, (x if x_student is None else x_student), y
+        if x_student is None:
+            x_teacher = x_student = self._apply(self.shared, ops.cast(x, "float32"))
+        else:
+            x_teacher, x_student = self._apply_shared_to_pair(ops.cast(x, "float32"), ops.cast(x_student, "float32"))
+        x_teacher = self._apply(self.teacher_layers, x_teacher)
+        x_student = self._apply(self.student_layers, x_student)
         if self.mix is not None:
             if self.num_classes is None and y is not None:
                 raise ValueError(

@@ -69,9 +69,9 @@ def export_report(
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"Unknown export variants {unknown}. Valid: {', '.join(VARIANTS)}.")
-    from keras_kd.export.tflite import _plain_model
+    from keras_kd.export.tflite import plain_model
 
-    model = _plain_model(model)
+    model = plain_model(model)
     os.makedirs(out_dir, exist_ok=True)
     keras_logits = model.predict(x_test, batch_size=512, verbose=0)
     keras_pred = np.argmax(keras_logits, axis=-1)

@@ -32,6 +32,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_kd import validation
 from keras_kd.reporting import write_atomic
 
 QUANTIZATION_MODES = (None, "float16", "dynamic", "int8")
@@ -39,7 +40,8 @@ IO_DTYPES = ("int8", "uint8", "float32")
 DEFAULT_CALIBRATION_STEPS = 200
 
 
-def _plain_model(model):
+def plain_model(model):
+    """The model to export: `model` itself, or a Distiller's student (with a warning)."""
     from keras_kd.distiller import Distiller
 
     if isinstance(model, Distiller):
@@ -244,15 +246,14 @@ def to_tflite(
     """
     import tensorflow as tf
 
-    model = _plain_model(model)
+    model = plain_model(model)
     io_dtype = _check_mode(quantization, io_dtype)
     if path is not None and os.path.exists(path) and not overwrite:
         raise FileExistsError(
             f"Refusing to overwrite an existing file. Received: path={path!r}. "
             f"Pass overwrite=True, or choose another path."
         )
-    if isinstance(calibration_steps, bool) or not isinstance(calibration_steps, int) or calibration_steps < 1:
-        raise ValueError(f"calibration_steps must be a positive integer. Received: calibration_steps={calibration_steps!r}.")
+    validation.check_positive_int("calibration_steps", calibration_steps, owner="to_tflite")
     input_shape = _input_shape(model)
     samples = None
     if quantization == "int8":

@@ -13,13 +13,21 @@ KD(temperature=4.0, teacher_from_logits=True, student_from_logits=True, name='kd
   CosineRepresentation, NeuronSelectivityTransfer;
 - relation-based (`relation.py`): RKD, SimilarityPreserving, PKT,
   CorrelationCongruence, PairwiseAffinity.
+
+`DistillationTerm` (`base.py`) is the contract every term follows; Keras's
+own `LogitsDistillation` / `FeatureDistillation` join it through `as_term`
+(`keras_terms.py`).
 """
 
 from keras_kd.losses.base import DistillationTerm
+from keras_kd.losses.base import weighted_mean
 from keras_kd.losses.feature import AttentionTransfer
 from keras_kd.losses.feature import CosineRepresentation
 from keras_kd.losses.feature import Hint
 from keras_kd.losses.feature import NeuronSelectivityTransfer
+from keras_kd.losses.keras_terms import KerasTerm
+from keras_kd.losses.keras_terms import as_term
+from keras_kd.losses.keras_terms import fix_keras_kl
 from keras_kd.losses.logits import DKD
 from keras_kd.losses.logits import KD
 from keras_kd.losses.logits import PixelwiseKD

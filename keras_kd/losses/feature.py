@@ -12,6 +12,7 @@ Feature maps are `channels_last` by default; pass
 from keras import ops
 
 from keras_kd.connectors import SPATIAL
+from keras_kd.connectors import Connector
 from keras_kd.losses.base import DistillationTerm
 from keras_kd.losses.base import weighted_mean
 from keras_kd.losses.registry import register
@@ -40,7 +41,6 @@ def check_same_spatial(teacher, student, owner):
 class FeatureTerm(DistillationTerm):
     """Base of the feature terms: layer names, connector, data format."""
 
-    uses_final_outputs = False
     default_connector = None
 
     def __init__(self, teacher_layer_name, student_layer_name, *, connector="auto", spatial="resize", data_format="channels_last", name=None):
@@ -68,11 +68,19 @@ class FeatureTerm(DistillationTerm):
         self.name = name or self.registry_name
 
     def connector_kind(self, teacher_shape):
-        """The connector the Distiller builds, or `None`."""
+        """The kind of connector this term asks for (`keras_kd.connectors.KINDS`), or `None`."""
         kind = self.default_connector if self.connector == "auto" else self.connector
         if kind == "auto":
             return "conv1x1" if len(teacher_shape) == 3 else "dense"
         return kind
+
+    def build_connector(self, teacher_shape, student_shape, *, name):
+        kind = self.connector_kind(teacher_shape)
+        if kind is None or (kind == "identity" and tuple(teacher_shape) == tuple(student_shape)):
+            return None
+        connector = Connector(teacher_shape, kind=kind, spatial=self.spatial, data_format=self.data_format, name=name)
+        connector.build((None, *student_shape))
+        return connector
 
     def get_config(self):
         return {

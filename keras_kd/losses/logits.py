@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_kd import _validation
+from keras_kd import validation
 from keras_kd.losses.base import DistillationTerm
 from keras_kd.losses.base import log_probabilities
 from keras_kd.losses.base import weighted_mean
@@ -34,6 +34,12 @@ class KD(DistillationTerm):
 
     The T^2 factor keeps the gradient's magnitude independent of T, so the
     term can be mixed with the hard-label loss without retuning its weight.
+    Some methods leave it out (DAKD's consistency loss): pass
+    `scale_by_temperature_squared=False`.
+
+    Outputs may be `(N, classes)` or sequences `(N, T, classes)`; for
+    sequences the KL is taken per step, and a `sample_weight` of shape
+    `(N, T)` (a padding mask) weighs the steps as Keras's losses do.
 
     Args:
         temperature: T > 0. Defaults to 4.0.
@@ -41,6 +47,7 @@ class KD(DistillationTerm):
             or probabilities (`False`). Defaults to `True`. Probabilities
             are turned into log-probabilities before the temperature.
         student_from_logits: the same for the student. Defaults to `True`.
+        scale_by_temperature_squared: multiply by T^2. Defaults to `True`.
         name: the key under which the Distiller logs this term. Defaults to
             `"kd"`.
 
@@ -63,22 +70,29 @@ class KD(DistillationTerm):
         *,
         teacher_from_logits=True,
         student_from_logits=True,
+        scale_by_temperature_squared=True,
         name="kd",
     ):
         owner = type(self).__name__
-        self.temperature = _validation.check_positive_number(
+        self.temperature = validation.check_positive_number(
             "temperature", temperature, owner=owner
         )
-        self.teacher_from_logits = _validation.check_bool(
+        self.teacher_from_logits = validation.check_bool(
             "teacher_from_logits", teacher_from_logits, owner=owner
         )
-        self.student_from_logits = _validation.check_bool(
+        self.student_from_logits = validation.check_bool(
             "student_from_logits", student_from_logits, owner=owner
+        )
+        self.scale_by_temperature_squared = validation.check_bool(
+            "scale_by_temperature_squared", scale_by_temperature_squared, owner=owner
         )
         self.name = name
 
+    def expects_logits(self, role):
+        return self.teacher_from_logits if role == "teacher" else self.student_from_logits
+
     def per_sample_loss(self, teacher_outputs, student_outputs):
-        """T^2 * KL(p_i || q_i) for each sample, shape `(N,)` (or `(N, ...)`)."""
+        """T^2 * KL(p_i || q_i) for each sample, shape `(N,)` (or `(N, T)`)."""
         teacher_outputs = ops.convert_to_tensor(teacher_outputs)
         student_outputs = ops.convert_to_tensor(student_outputs)
         check_class_dims(teacher_outputs, student_outputs, type(self).__name__)
@@ -93,7 +107,7 @@ class KD(DistillationTerm):
             temperature=self.temperature,
         )
         kl = ops.sum(ops.exp(log_p) * (log_p - log_q), axis=-1)
-        return kl * (self.temperature**2)
+        return kl * (self.temperature**2) if self.scale_by_temperature_squared else kl
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, **kwargs):
         return weighted_mean(
@@ -105,16 +119,21 @@ class KD(DistillationTerm):
             "temperature": self.temperature,
             "teacher_from_logits": self.teacher_from_logits,
             "student_from_logits": self.student_from_logits,
+            "scale_by_temperature_squared": self.scale_by_temperature_squared,
             "name": self.name,
         }
 
 
-def _sparse_labels(y_true, num_classes):
-    """Integer labels from sparse or one-hot/soft labels (argmax)."""
+def _sparse_labels(y_true, outputs):
+    """Integer labels shaped like `outputs` without its class axis.
+
+    One-hot or soft labels give their argmax; sparse labels of shape `(N,)`,
+    `(N, 1)` or `(N, T)` are reshaped.
+    """
     y_true = ops.convert_to_tensor(y_true)
-    if len(y_true.shape) >= 1 and y_true.shape[-1] == num_classes and len(y_true.shape) > 1:
+    if len(y_true.shape) == len(outputs.shape) and y_true.shape[-1] == outputs.shape[-1]:
         return ops.argmax(y_true, axis=-1)
-    return ops.cast(ops.reshape(y_true, (-1,)), "int32")
+    return ops.reshape(ops.cast(y_true, "int32"), ops.shape(outputs)[:-1])
 
 
 def _target_split(z, gt):
@@ -148,7 +167,9 @@ class DKD(DistillationTerm):
 
     The T^2 factor and the defaults (alpha 1, beta 8, T 4) follow the
     authors' code for CIFAR-100. Needs the labels, which `keras_kd.Distiller`
-    passes (Keras's own Distiller does not).
+    passes (Keras's own Distiller does not). A sample whose label lies
+    outside [0, classes) gets a NaN loss, so training stops at that step
+    with an error naming this term, rather than with a silent number.
 
     Args:
         alpha: TCKD weight. Defaults to 1.0.
@@ -161,11 +182,13 @@ class DKD(DistillationTerm):
         CVPR 2022.
     """
 
+    requires_labels = True
+
     def __init__(self, *, alpha=1.0, beta=8.0, temperature=4.0, name="dkd"):
         owner = type(self).__name__
-        self.alpha = _validation.check_non_negative_number("alpha", alpha, owner=owner)
-        self.beta = _validation.check_non_negative_number("beta", beta, owner=owner)
-        self.temperature = _validation.check_positive_number("temperature", temperature, owner=owner)
+        self.alpha = validation.check_non_negative_number("alpha", alpha, owner=owner)
+        self.beta = validation.check_non_negative_number("beta", beta, owner=owner)
+        self.temperature = validation.check_positive_number("temperature", temperature, owner=owner)
         self.name = name
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, y_true=None, **kwargs):
@@ -178,13 +201,26 @@ class DKD(DistillationTerm):
         s = ops.cast(student_outputs, t.dtype)
         check_class_dims(t, s, "DKD")
         num_classes = t.shape[-1]
-        gt = ops.one_hot(_sparse_labels(y_true, num_classes), num_classes, dtype=t.dtype)
+        labels = _sparse_labels(y_true, t)
+        gt = ops.one_hot(labels, num_classes, dtype=t.dtype)
         T = self.temperature
         log_b_t, log_q_t = _target_split(t / T, gt)
         log_b_s, log_q_s = _target_split(s / T, gt)
         tckd = ops.sum(ops.exp(log_b_t) * (log_b_t - log_b_s), -1)
         nckd = ops.sum(ops.exp(log_q_t) * (log_q_t - log_q_s) * (1 - gt), -1)
-        return weighted_mean((self.alpha * tckd + self.beta * nckd) * T**2, sample_weight)
+        per_sample = (self.alpha * tckd + self.beta * nckd) * T**2
+        in_range = ops.logical_and(labels >= 0, labels < num_classes)
+        per_sample = ops.where(in_range, per_sample, float("nan"))
+        return weighted_mean(per_sample, sample_weight)
+
+    def expects_logits(self, role):
+        return True
+
+    def explain_nonfinite(self):
+        return (
+            "DKD is NaN for a label outside [0, classes): check that the labels "
+            "are class indices (or one-hot rows) for the model's output width."
+        )
 
     def get_config(self):
         return {"alpha": self.alpha, "beta": self.beta, "temperature": self.temperature, "name": self.name}
@@ -202,6 +238,7 @@ class PixelwiseKD(KD):
     Args:
         temperature: defaults to 1.0.
         teacher_from_logits, student_from_logits: defaults to `True`.
+        scale_by_temperature_squared: defaults to `True`.
         data_format: defaults to `"channels_last"`.
         name: defaults to `"pixelwise"`.
 
@@ -210,8 +247,14 @@ class PixelwiseKD(KD):
         Segmentation", CVPR 2019.
     """
 
-    def __init__(self, temperature=1.0, *, teacher_from_logits=True, student_from_logits=True, data_format="channels_last", name="pixelwise"):
-        super().__init__(temperature, teacher_from_logits=teacher_from_logits, student_from_logits=student_from_logits, name=name)
+    def __init__(
+        self, temperature=1.0, *, teacher_from_logits=True, student_from_logits=True,
+        scale_by_temperature_squared=True, data_format="channels_last", name="pixelwise",
+    ):  # fmt: skip
+        super().__init__(
+            temperature, teacher_from_logits=teacher_from_logits, student_from_logits=student_from_logits,
+            scale_by_temperature_squared=scale_by_temperature_squared, name=name,
+        )  # fmt: skip
         if data_format not in ("channels_last", "channels_first"):
             raise ValueError(f"PixelwiseKD: data_format must be 'channels_last' or 'channels_first'. Received: {data_format!r}.")
         self.data_format = data_format

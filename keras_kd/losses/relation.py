@@ -52,7 +52,6 @@ class RelationTerm(DistillationTerm):
             )
         self.teacher_layer_name = teacher_layer_name
         self.student_layer_name = student_layer_name
-        self.uses_final_outputs = teacher_layer_name is None
         self.name = name or self.registry_name
 
     def get_config(self):

@@ -1,6 +1,6 @@
 """DAKD: data-augmentation knowledge distillation with a consistency loss.
 
-The procedure (`../shared/reference/dakd-method.md`, section 3.2), per batch:
+The procedure (the method's section 3.2), per batch:
 
 1. make two augmentations of each image, D1 and D2 (`views` with
    independent per-side layers: the student's view is D1, the teacher's D2);
@@ -14,14 +14,22 @@ So the student runs on *two* views per step (D1 and D2; one forward pass
 over the two batches concatenated, so BatchNorm sees both), while the
 teacher runs once, on D2. The method's L_c has no T^2 factor; it is left
 out here too (pass `scale_by_temperature_squared=True` for Hinton's scaling).
+
+Built on the Distiller's hook: the consistency loss is the Distiller's one
+term, `KD(T, scale_by_temperature_squared=False)` weighted by lambda, and
+`compute_distillation` only changes which passes it compares.
 """
 
 import keras
 from keras import ops
 
-from keras_kd import _validation
+from keras_kd import validation
 from keras_kd.distiller import Distiller
 from keras_kd.losses import KD
+from keras_kd.step import StepResult
+from keras_kd.taps import ModelOutputs
+
+OWNER = "DAKDDistiller"
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
@@ -30,6 +38,8 @@ class DAKDDistiller(Distiller):
 
         L = CE(y, student(D2)) + lambda * 1/N sum_i KL(softmax(teacher(D2)_i / T)
                                                       || softmax(student(D1)_i / T))
+
+    `student_loss_weight` does not apply: the method weighs L_s by 1.
 
     Args:
         teacher: a trained logits `keras.Model` (frozen).
@@ -41,6 +51,7 @@ class DAKDDistiller(Distiller):
         scale_by_temperature_squared: multiply L_c by T^2. Defaults to
             `False` (the method's formula).
         name: defaults to `"dakd_distiller"`.
+        paired_inputs: as for `Distiller`. Defaults to `False`.
 
     Logs `loss`, `student_loss` (L_s) and `distillation_loss` (L_c).
 
@@ -64,78 +75,45 @@ class DAKDDistiller(Distiller):
         consistency_weight=1.0,
         scale_by_temperature_squared=False,
         name="dakd_distiller",
-        **kwargs,
+        paired_inputs=False,
     ):
-        owner = "DAKDDistiller"
-        temperature = _validation.check_positive_number("temperature", temperature, owner=owner)
-        consistency_weight = _validation.check_non_negative_number(
-            "consistency_weight", consistency_weight, owner=owner
-        )
-        for key in ("distillation_losses", "distillation_loss_weights", "student_loss_weight"):
-            kwargs.pop(key, None)
-        super().__init__(
-            teacher, student, KD(temperature, name="consistency"),
-            student_loss_weight=0.5, views=views, name=name, **kwargs,
-        )  # fmt: skip
-        self.temperature = temperature
-        self.consistency_weight = consistency_weight
-        self.scale_by_temperature_squared = bool(scale_by_temperature_squared)
         if views is None or not views.independent:
             raise ValueError(
-                f"{owner}: DAKD needs two different augmentations, so `views` must "
+                f"{OWNER}: DAKD needs two different augmentations, so `views` must "
                 f"have per-side layers (teacher=[...], student=[...]). Received: "
                 f"views={views!r}. Use keras_kd.augment.presets.get('dakd')."
             )
         if views.mixes_labels:
-            raise ValueError(f"{owner}: MixUp/CutMix views are not part of DAKD. Received: mix={views.mix!r}.")
+            raise ValueError(f"{OWNER}: MixUp/CutMix views are not part of DAKD. Received: mix={views.mix!r}.")
+        consistency = KD(
+            temperature, scale_by_temperature_squared=scale_by_temperature_squared, name="consistency"
+        )
+        weight = validation.check_non_negative_number("consistency_weight", consistency_weight, owner=OWNER)
+        super().__init__(
+            teacher, student, consistency, [weight], 1.0, name, views=views, paired_inputs=paired_inputs
+        )
+        self.temperature = consistency.temperature
+        self.consistency_weight = weight
+        self.scale_by_temperature_squared = scale_by_temperature_squared
 
-    def _consistency(self, teacher_logits, student_logits, sample_weight):
-        value = self.distillation_losses[0].compute_loss(teacher_logits, student_logits, sample_weight=sample_weight)
-        if not self.scale_by_temperature_squared:
-            value = value / (self.temperature**2)
-        return ops.cast(value, "float32")
-
-    def _total(self, y, student_d2, student_d1, teacher_d2, sample_weight):
-        if self._compile_loss is None or y is None:
-            raise ValueError("DAKDDistiller needs labels and a compiled loss: L = L_s + lambda * L_c.")
-        student_loss = ops.cast(self._compile_loss(y, student_d2, sample_weight), "float32")
-        consistency = self._consistency(teacher_d2, student_d1, sample_weight)
-        total = student_loss + self.consistency_weight * consistency
-        for regularization in self.student.losses:
-            total = total + ops.cast(regularization, "float32")
-        return total, student_loss, consistency
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        d2, d1, _ = self.views(x, y, training=True)  # teacher's view D2, student's D1
-        teacher_d2 = ops.stop_gradient(self.teacher(d2, training=False))
-        batch = ops.shape(d1)[0]
-        with tf.GradientTape() as tape:
-            both = self.student(ops.concatenate([d1, d2], axis=0), training=True)
-            student_d1, student_d2 = both[:batch], both[batch:]
-            total, student_loss, consistency = self._total(y, student_d2, student_d1, teacher_d2, sample_weight)
-            scaled = self.optimizer.scale_loss(total)
-        variables = self.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        self._update_loss_trackers(x, total, student_loss, consistency, [consistency])
-        return self.compute_metrics(x, y, student_d2, sample_weight=sample_weight)
-
-    def test_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher = self.teacher(x, training=False)
-        student = self.student(x, training=False)
-        total, student_loss, consistency = self._total(y, student, student, teacher, sample_weight)
-        self._update_loss_trackers(x, total, student_loss, consistency, [consistency])
-        return self.compute_metrics(x, y, student, sample_weight=sample_weight)
+    def compute_distillation(self, batch, teacher, training):
+        teacher_d2 = teacher  # the teacher ran on its view, D2
+        if batch.x_student is batch.x_teacher:  # evaluation: one view
+            student_d1 = student_d2 = self.student_forward(batch.x_student, training=training)
+        else:
+            size = ops.shape(batch.x_student)[0]
+            both = self.student(ops.concatenate([batch.x_student, batch.x_teacher], axis=0), training=training)
+            student_d1, student_d2 = ModelOutputs(both[:size]), ModelOutputs(both[size:])
+        student_loss = self.student_loss(batch, student_d2.outputs)
+        weighted, values = self.distillation_terms(batch, teacher_d2, student_d1, training=training)
+        total = student_loss + weighted + self.regularization_loss()
+        measurements = {"student_loss": student_loss, "distillation_loss": values["consistency"]}
+        return StepResult(total, measurements, student_d2.outputs)
 
     def get_config(self):
-        config = super().get_config()
-        for key in ("distillation_losses", "distillation_loss_weights", "student_loss_weight"):
-            config.pop(key)
-        config.update({
-            "temperature": self.temperature, "consistency_weight": self.consistency_weight,
+        return {
+            **self.base_config(),
+            "temperature": self.temperature,
+            "consistency_weight": float(self.term_weights[0].numpy()),
             "scale_by_temperature_squared": self.scale_by_temperature_squared,
-        })  # fmt: skip
-        return config
+        }

@@ -29,11 +29,19 @@ class LossTrackers(_Base or keras.metrics.Metric):
             self.metrics = trackers
         self._hidden = ()
 
+    def tracker(self, name):
+        """The `keras.metrics.Mean` named `name`."""
+        for tracker in self.metrics:
+            if tracker.name == name:
+                return tracker
+        raise KeyError(f"No loss tracker named {name!r}. Trackers: {[m.name for m in self.metrics]}.")
+
     def set_hidden(self, names):
         """Names left out of the results (e.g. no student loss compiled)."""
         self._hidden = tuple(names)
 
     def update(self, values, batch_size):
+        """Updates the trackers named in `values` (other names are ignored)."""
         for tracker in self.metrics:
             if tracker.name in values:
                 tracker.update_state(values[tracker.name], sample_weight=batch_size)

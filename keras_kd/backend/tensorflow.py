@@ -1,0 +1,109 @@
+"""The TensorFlow half of the Distiller's train step.
+
+`minimize` runs the teacher outside a `tf.GradientTape` (so the tape records
+none of its operations), the method's hook under it, checks that the
+loss and every measurement are finite, and applies each optimizer group's
+gradients. Reduction under `tf.distribute`: the hook returns losses at
+their true (per-replica mean) value; each is divided here by the number of
+replicas before the gradient, so that the gradients summed across replicas
+are those of the global batch, exactly as Keras's own train step does
+(Keras's compiled losses divide inside `Loss.__call__`; the Distiller
+multiplies that back when it reads the student loss, see
+`Distiller.student_loss`). Logged values are never divided, so N replicas
+log the single-device numbers.
+"""
+
+import contextlib
+import re
+
+import tensorflow as tf
+
+_MARKER = "@@keras_kd@@"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped: the loss or a term went NaN or infinite at a step."""
+
+
+def num_replicas_in_sync():
+    """The number of replicas of the current `tf.distribute` strategy (1 without)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def minimize(distiller, batch):
+    """One step of gradient descent on the hook's losses. Returns the `StepResult`."""
+    groups = distiller.optimizer_groups()
+    _check_groups(groups, distiller.name)
+    replicas = num_replicas_in_sync()
+    teacher = distiller.teacher_forward(batch)  # outside the tape: nothing recorded
+    with tf.GradientTape(persistent=len(groups) > 1) as tape:
+        result = distiller.compute_distillation(batch, teacher, training=True)
+        losses = {"loss": result.loss, **result.group_losses}
+        scaled = {}
+        for group in groups:
+            if group.loss_name not in losses:
+                raise ValueError(
+                    f"{distiller.name}: an optimizer group minimizes "
+                    f"{group.loss_name!r}, which the hook did not return. Received: "
+                    f"losses {sorted(losses)}. Return it in StepResult.group_losses."
+                )
+            scaled[group.loss_name] = group.optimizer.scale_loss(losses[group.loss_name] / replicas)
+    if not distiller.jit_compile:  # XLA has no assertions
+        _check_finite(distiller, result, losses)
+    for group in groups:
+        gradients = tape.gradient(scaled[group.loss_name], group.variables)
+        group.optimizer.apply_gradients(zip(gradients, group.variables))
+    return result
+
+
+def _check_groups(groups, owner):
+    seen = {}
+    for group in groups:
+        for variable in group.variables:
+            if id(variable) in seen and seen[id(variable)] != group.loss_name:
+                raise ValueError(
+                    f"{owner}: variable {variable.path!r} is in two optimizer "
+                    f"groups ({seen[id(variable)]!r} and {group.loss_name!r}). "
+                    f"Each variable must be updated by one optimizer."
+                )
+            seen[id(variable)] = group.loss_name
+
+
+def _check_finite(distiller, result, losses):
+    """Stops the step (before any update) when a logged value is NaN or Inf."""
+    names = list(result.measurements) + list(losses)
+    values = tf.stack([tf.cast(tf.reshape(v, []), tf.float32) for v in list(result.measurements.values()) + list(losses.values())])
+    finite = tf.math.is_finite(values)
+    hints = distiller.nonfinite_hints()
+    step = distiller.optimizer.iterations
+
+    def fail():
+        first = tf.argmin(tf.cast(finite, tf.int32))
+        explanations = tf.constant([f"`{name}` went non-finite first. {hints.get(name, '')}".strip() for name in names])
+        message = tf.strings.join([
+            _MARKER, f"{distiller.name}: the loss became NaN or infinite at training step ",
+            tf.strings.as_string(step + 1), " (optimizer iteration ", tf.strings.as_string(step), "); ",
+            tf.gather(explanations, first), " Values at that step: ",
+            tf.strings.reduce_join(
+                tf.strings.join([tf.constant(names), tf.strings.as_string(values)], separator="="), separator=", "
+            ),
+            ". The weights are those before this step. Lower the learning rate or a term's "
+            "weight, check the inputs and labels for NaN, or clip gradients "
+            "(optimizer clipnorm=1.0).", _MARKER,
+        ])  # fmt: skip
+        with tf.control_dependencies([tf.debugging.Assert(tf.constant(False), [message])]):
+            return tf.constant(False)
+
+    tf.cond(tf.reduce_all(finite), lambda: tf.constant(True), fail)
+
+
+@contextlib.contextmanager
+def translate_errors():
+    """Re-raises the step's non-finite assertion as a `NonFiniteLossError`."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as e:
+        found = re.search(f"{_MARKER}(.*?){_MARKER}", str(e), flags=re.S)
+        if found is None:
+            raise
+        raise NonFiniteLossError(found.group(1)) from None
