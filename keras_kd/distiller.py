@@ -44,6 +44,7 @@ from keras_kd import soft_labels
 from keras_kd import taps
 from keras_kd import term_slots
 from keras_kd import validation
+from keras_kd.augment.views import check_views
 from keras_kd.backend import tensorflow as backend
 from keras_kd.losses import as_term
 from keras_kd.step import OptimizerGroup
@@ -146,7 +147,7 @@ class Distiller(keras.Model):
         if len(terms) > 1:
             tracked += [f"distill/{n}" for n in self.term_names]
         self.loss_trackers = loss_trackers.LossTrackers(tracked)
-        self.views = self._check_views(views)
+        self.views = check_views(views, student=student, paired_inputs=self.paired_inputs, owner=OWNER)
         # Both models are built, so the Distiller is: its weights (and an
         # optimizer's state) can be saved and restored before any step.
         self.built = bool(self.teacher.built and self.student.built)
@@ -160,52 +161,11 @@ class Distiller(keras.Model):
         # which must be saved once, under teacher/ and student/.
         teacher_tap = taps.Tap(self.teacher, layers("teacher"), role="teacher", frozen=True)
         student_tap = taps.Tap(self.student, layers("student"), role="student")
-        self.__dict__.update(_teacher_tap=teacher_tap, _student_tap=student_tap)
-        connectors = []
-        for term, name in zip(terms, self.term_names):
-            connector = None
-            if not term.uses_final_outputs:
-                connector = term.build_connector(
-                    teacher_tap.feature_shape(term.teacher_layer_name),
-                    student_tap.feature_shape(term.student_layer_name),
-                    name=f"connector_{len([c for c in connectors if c is not None])}_{name}",
-                )
-            connectors.append(connector)
+        slots = term_slots.build_slots(terms, self.term_names, self.term_weights, teacher_tap, student_tap)
+        self.__dict__.update(_teacher_tap=teacher_tap, _student_tap=student_tap, _slots=slots)
         # Tracked: connectors train with the student and save with the
         # Distiller; the student itself never holds them.
-        self.connectors = [c for c in connectors if c is not None]
-        slots = [
-            term_slots.TermSlot(term, name, weight, connector)
-            for term, name, weight, connector in zip(terms, self.term_names, self.term_weights, connectors)
-        ]
-        self.__dict__["_slots"] = slots
-
-    def _check_views(self, views):
-        if views is None:
-            return None
-        from keras_kd.augment.views import Views
-
-        if not isinstance(views, Views):
-            raise validation.ArgumentTypeError(
-                f"{OWNER}: `views` must be a keras_kd.augment.Views (or None). "
-                f"Received: {views!r}. Build one, or use a preset: "
-                f"keras_kd.augment.presets.get('standard')."
-            )
-        if self.paired_inputs and views.layers_without_draws():
-            raise ValueError(
-                f"{OWNER}: with paired inputs, shared view layers apply one draw to "
-                f"both inputs, which needs get_random_transformation/transform_images. "
-                f"Received: shared layers {[l.name for l in views.layers_without_draws()]} "
-                f"without them. Move them to Views(teacher=[...]) / Views(student=[...])."
-            )
-        if views.mixes_labels and views.num_classes is None:
-            if not model_checks.is_graph_model(self.student):
-                raise ValueError(
-                    f"{OWNER}: mixing views need the number of classes. Pass "
-                    f"Views(..., num_classes=K) for a subclassed student."
-                )
-            views.num_classes = int(self.student.outputs[0].shape[-1])
-        return views
+        self.connectors = [slot.connector for slot in slots if slot.connector is not None]
 
     def set_distillation_loss_weights(self, weights):
         """Changes the term weights; takes effect at the next step."""
@@ -347,7 +307,14 @@ class Distiller(keras.Model):
         labels = batch.labels
         if batch.mixed:
             labels = soft_labels.metric_labels(ops.convert_to_tensor(labels), batch.y)
-        return self.compute_metrics(batch.x, labels, result.predictions, sample_weight=batch.sample_weight)
+        logs = self.compute_metrics(batch.x, labels, result.predictions, sample_weight=batch.sample_weight)
+        return backend.logs_for_reduction(logs, self.distribute_strategy)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras's hook; see backend.tensorflow for why multi-worker runs need this.
+        if iterator is not None and backend.is_multi_worker(self.distribute_strategy):
+            iterator, data_batch = None, backend.first_local_batch(iterator, self.distribute_strategy)
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def fit(self, *args, **kwargs):
         with backend.translate_errors():

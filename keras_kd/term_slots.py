@@ -80,6 +80,22 @@ def unique_names(terms):
     return names
 
 
+def build_slots(terms, names, weights, teacher_tap, student_tap):
+    """One `TermSlot` per term, with the connector the term asks for (or `None`)."""
+    slots, count = [], 0
+    for term, name, weight in zip(terms, names, weights):
+        connector = None
+        if not term.uses_final_outputs:
+            connector = term.build_connector(
+                teacher_tap.feature_shape(term.teacher_layer_name),
+                student_tap.feature_shape(term.student_layer_name),
+                name=f"connector_{count}_{name}",
+            )
+            count += connector is not None
+        slots.append(TermSlot(term, name, weight, connector))
+    return slots
+
+
 def evaluate_terms(slots, teacher, student, *, y, sample_weight, training):
     """Every term on `teacher` and `student` (`taps.ModelOutputs`).
 

@@ -25,6 +25,8 @@ Randomness comes from each layer's `SeedGenerator`: give the layers seeds
 import keras
 from keras import ops
 
+from keras_kd import model_checks
+from keras_kd import validation
 from keras_kd.augment import mix as mix_lib
 
 
@@ -161,3 +163,30 @@ class Views(keras.layers.Layer):
         if config.get("mix") is not None:
             config["mix"] = deserialize(config["mix"])
         return cls(**config)
+
+
+def check_views(views, *, student, paired_inputs, owner):
+    """The Distiller's `views` argument, checked; sets `num_classes` from the student."""
+    if views is None:
+        return None
+    if not isinstance(views, Views):
+        raise validation.ArgumentTypeError(
+            f"{owner}: `views` must be a keras_kd.augment.Views (or None). "
+            f"Received: {views!r}. Build one, or use a preset: "
+            f"keras_kd.augment.presets.get('standard')."
+        )
+    if paired_inputs and views.layers_without_draws():
+        raise ValueError(
+            f"{owner}: with paired inputs, shared view layers apply one draw to "
+            f"both inputs, which needs get_random_transformation/transform_images. "
+            f"Received: shared layers {[l.name for l in views.layers_without_draws()]} "
+            f"without them. Move them to Views(teacher=[...]) / Views(student=[...])."
+        )
+    if views.mixes_labels and views.num_classes is None:
+        if not model_checks.is_graph_model(student):
+            raise ValueError(
+                f"{owner}: mixing views need the number of classes. Pass "
+                f"Views(..., num_classes=K) for a subclassed student."
+            )
+        views.num_classes = int(student.outputs[0].shape[-1])
+    return views

@@ -107,3 +107,43 @@ def translate_errors():
         if found is None:
             raise
         raise NonFiniteLossError(found.group(1)) from None
+
+
+# Keras 3 (3.15) cannot fit under MultiWorkerMirroredStrategy
+# (keras-team/keras#20585): its symbolic build averages a distributed data
+# batch with `strategy.reduce`, which the collective strategy refuses, and
+# its train function reduces each replica's logs with
+# `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars. The two
+# functions below are the Distiller's workaround.
+
+
+def is_multi_worker(strategy):
+    """Whether `strategy` is a MultiWorkerMirroredStrategy across workers."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+        strategy.cluster_resolver.cluster_spec().as_dict()
+    )
+
+
+def first_local_batch(iterator, strategy):
+    """One data batch of the epoch iterator, each distributed value as its first local replica's.
+
+    Keras's symbolic build only reads its shapes and dtypes.
+    """
+    for _, _, batches in iterator:
+        batch = next(batches)
+        break
+    return tf.nest.map_structure(
+        lambda v: strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v,
+        batch,
+    )
+
+
+def logs_for_reduction(logs, strategy):
+    """Step logs shaped so that Keras's multi-worker reduction (a mean over axis 0) works.
+
+    Every replica logs the same synchronized metric values, so the mean of
+    `[value]` over replicas and axis 0 is the value.
+    """
+    if not is_multi_worker(strategy):
+        return logs
+    return {name: tf.expand_dims(value, 0) for name, value in logs.items()}
