@@ -279,6 +279,10 @@ class Distiller(keras.Model):
         losses = list(self.student.losses) + [loss for c in self.connectors for loss in c.losses]
         return sum((ops.cast(loss, "float32") for loss in losses), ops.zeros((), "float32"))
 
+    def track_measurements(self, names):
+        """Logs these measurements of the hook too (a method calls it in `__init__`)."""
+        self.loss_trackers.add(names)
+
     def optimizer_groups(self):
         """Which optimizer updates which variables from which loss.
 

@@ -15,19 +15,29 @@ except ImportError:  # pragma: no cover - depends on the Keras version
     _Base = None
 
 
+def _loss_mean(name):
+    tracker = keras.metrics.Mean(name=name)
+    tracker._direction = "down"  # read by Keras's monitor callbacks
+    return tracker
+
+
 class LossTrackers(_Base or keras.metrics.Metric):
     """Batch-size-weighted means of named loss values, reset each epoch."""
 
     def __init__(self, names, name="distillation_loss_trackers"):
-        trackers = [keras.metrics.Mean(name=n) for n in names]
-        for tracker in trackers:
-            tracker._direction = "down"
+        trackers = [_loss_mean(n) for n in names]
         if _Base is not None:
             super().__init__(trackers, name=name)
         else:  # pragma: no cover
             super().__init__(name=name)
             self.metrics = trackers
         self._hidden = ()
+
+    def add(self, names):
+        """Adds a tracker per new name (before the first `fit` or `evaluate`)."""
+        for name in names:
+            if name not in [m.name for m in self.metrics]:
+                self.metrics.append(_loss_mean(name))
 
     def tracker(self, name):
         """The `keras.metrics.Mean` named `name`."""

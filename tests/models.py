@@ -15,3 +15,16 @@ def mlp(hidden=16, num_classes=10, *, input_dim=8, activation=None, name=None):
 
 def teacher_and_student(num_classes=10):
     return mlp(32, num_classes, name="teacher"), mlp(6, num_classes, name="student")
+
+
+def cnn(width, name, *, first_layer=None):
+    """A tiny CNN on 8x8x1 images with layers conv1 (8x8), pool, conv2 (4x4), gap,
+    embed (16) and logits (5); `first_layer`, if given, runs on the inputs first."""
+    inputs = keras.Input((8, 8, 1))
+    x = first_layer(inputs) if first_layer is not None else inputs
+    x = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    x = keras.layers.Conv2D(2 * width, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(16, activation="relu", name="embed")(x)
+    return keras.Model(inputs, keras.layers.Dense(5, name="logits")(x), name=name)

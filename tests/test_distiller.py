@@ -325,3 +325,27 @@ def test_rejects_missing_student_loss_and_mismatched_weights():
         keras_kd.Distiller(*models.teacher_and_student(), [KD(), KD(name="b")], distillation_loss_weights=[1.0])
     with pytest.raises(ValueError, match="Unknown distillation term"):
         keras_kd.Distiller(*models.teacher_and_student(), "kdd")
+
+
+def test_sequence_outputs_with_a_padding_mask_match_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 7, 4)).astype("float32")
+    y = rng.integers(0, 5, size=(6, 7))
+    lengths = rng.integers(2, 8, size=6)
+    mask = (np.arange(7)[None, :] < lengths[:, None]).astype("float32")
+
+    def tagger(width, name):  # per-step logits: [batch, time, classes]
+        inputs = keras.Input((7, 4))
+        hidden = keras.layers.Dense(width, activation="tanh")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(5)(hidden), name=name)
+
+    teacher, student = tagger(16, "teacher"), tagger(3, "student")
+    distiller = keras_kd.Distiller(teacher, student, KD(2.0), student_loss_weight=0.3)
+    distiller.compile(optimizer="sgd", loss=SPARSE_CE)
+    logs = distiller.evaluate(x, y, sample_weight=mask, batch_size=6, return_dict=True, verbose=0)
+    t, s = teacher.predict(x, verbose=0).reshape(-1, 5), student.predict(x, verbose=0).reshape(-1, 5)
+    kd = (reference.kd_per_sample(t, s, 2.0) * mask.reshape(-1)).sum() / mask.size
+    ce = (reference.sparse_ce_per_sample(y.reshape(-1), s) * mask.reshape(-1)).sum() / mask.size
+    np.testing.assert_allclose([logs["distillation_loss"], logs["student_loss"]], [kd, ce], rtol=1e-5)
+    np.testing.assert_allclose(logs["loss"], 0.3 * ce + 0.7 * kd, rtol=1e-5)
+    assert np.isfinite(distiller.fit(x, y, sample_weight=mask, batch_size=3, verbose=0).history["loss"][0])

@@ -48,11 +48,12 @@ def minimize(distiller, batch):
                     f"losses {sorted(losses)}. Return it in StepResult.group_losses."
                 )
             scaled[group.loss_name] = group.optimizer.scale_loss(losses[group.loss_name] / replicas)
-    if not distiller.jit_compile:  # XLA has no assertions
-        _check_finite(distiller, result, losses)
-    for group in groups:
-        gradients = tape.gradient(scaled[group.loss_name], group.variables)
-        group.optimizer.apply_gradients(zip(gradients, group.variables))
+    # XLA has no assertions; elsewhere no update runs before the check passes.
+    checks = [] if distiller.jit_compile else [_check_finite(distiller, result, losses)]
+    with tf.control_dependencies(checks):
+        for group in groups:
+            gradients = tape.gradient(scaled[group.loss_name], group.variables)
+            group.optimizer.apply_gradients(zip(gradients, group.variables))
     return result
 
 
@@ -94,7 +95,7 @@ def _check_finite(distiller, result, losses):
         with tf.control_dependencies([tf.debugging.Assert(tf.constant(False), [message])]):
             return tf.constant(False)
 
-    tf.cond(tf.reduce_all(finite), lambda: tf.constant(True), fail)
+    return tf.cond(tf.reduce_all(finite), lambda: tf.constant(True), fail)
 
 
 @contextlib.contextmanager

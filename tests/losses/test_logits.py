@@ -94,3 +94,37 @@ def test_registry_builds_by_name_and_lists_names_on_error():
     assert losses.get({"name": "kd", "temperature": 3.0}).temperature == 3.0
     with pytest.raises(ValueError, match=r"Unknown distillation term 'nope'.*Available names: .*kd"):
         losses.get("nope")
+
+
+# ------------------------------------------------------------ sequences
+
+
+def _padding_mask(n=6, steps=7, seed=9):
+    lengths = np.random.default_rng(seed).integers(2, steps + 1, size=n)
+    return (np.arange(steps)[None, :] < lengths[:, None]).astype("float32")
+
+
+def test_kd_on_sequences_with_a_padding_mask_matches_numpy():
+    t, s = _logits(20, (6, 7, 5)), _logits(21, (6, 7, 5))
+    mask = _padding_mask()
+    per_step = reference.kd_per_sample(t.reshape(-1, 5), s.reshape(-1, 5), 3.0).reshape(6, 7)
+    want = (per_step * mask).sum() / mask.size  # Keras's sum_over_batch_size over (N, T)
+    got = float(losses.KD(3.0).compute_loss(t, s, sample_weight=mask))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    np.testing.assert_allclose(float(losses.KD(3.0).compute_loss(t, s)), per_step.mean(), rtol=1e-5)
+
+
+def test_dkd_on_sequences_with_a_padding_mask_matches_numpy():
+    t, s = _logits(22, (6, 7, 5)), _logits(23, (6, 7, 5))
+    labels = np.random.default_rng(24).integers(0, 5, size=(6, 7))
+    mask = _padding_mask()
+    per_step = reference.dkd(t.reshape(-1, 5), s.reshape(-1, 5), labels.reshape(-1)).reshape(6, 7)
+    got = float(losses.DKD().compute_loss(t, s, sample_weight=mask, y_true=labels))
+    np.testing.assert_allclose(got, (per_step * mask).sum() / mask.size, rtol=1e-5)
+
+
+def test_dkd_gives_nan_for_a_label_outside_the_classes():
+    t, s = _logits(25), _logits(26)
+    labels = np.arange(16) % 10
+    labels[3] = 10
+    assert np.isnan(float(losses.DKD().compute_loss(t, s, y_true=labels)))
