@@ -35,26 +35,9 @@ from keras_kd.augment import presets  # noqa: E402
 SPARSE_CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-class _TwoInputDistiller(keras_kd.Distiller):
-    """Takes `((x_teacher, x_student), y)` made by tf.data."""
-
-    def train_step(self, data):
-        (x_teacher, x_student), y = data
-        teacher = self._teacher_forward(x_teacher)
-        with tf.GradientTape() as tape:
-            student = self._student_forward(x_student, training=True)
-            total, student_loss, distillation_loss, values = self.compute_distillation_losses(
-                y, student[0], None, teacher, student
-            )
-        variables = self.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
-        self._update_loss_trackers(x_student, total, student_loss, distillation_loss, values)
-        return self.compute_metrics(x_student, y, student[0])
-
-
 def _distiller(teacher, views=None, two_inputs=False):
-    cls = _TwoInputDistiller if two_inputs else keras_kd.Distiller
-    distiller = cls(teacher, zoo.student_cnn(), keras_kd.losses.KD(4.0), views=views)
+    # tf.data makes ((x_teacher, x_student), y): the Distiller's paired inputs.
+    distiller = keras_kd.Distiller(teacher, zoo.student_cnn(), keras_kd.losses.KD(4.0), views=views, paired_inputs=two_inputs)
     distiller.compile(optimizer="adam", loss=SPARSE_CE)
     return distiller
 

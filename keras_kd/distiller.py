@@ -40,6 +40,7 @@ from keras import ops
 
 from keras_kd import loss_trackers
 from keras_kd import model_checks
+from keras_kd import serialization
 from keras_kd import soft_labels
 from keras_kd import taps
 from keras_kd import term_slots
@@ -123,17 +124,18 @@ class Distiller(keras.Model):
         losses = term_slots.normalize_terms(distillation_losses, owner=OWNER)
         weights = term_slots.normalize_weights(distillation_loss_weights, len(losses), owner=OWNER)
         terms = [as_term(loss) for loss in losses]
-        # Every check runs before the teacher is frozen: a refused Distiller
-        # leaves the user's models as they were.
         for term in terms:
             term.validate_model_compatibility(teacher, student)
+        paired_inputs = validation.check_bool("paired_inputs", paired_inputs, owner=OWNER)
+        views = check_views(views, student=student, paired_inputs=paired_inputs, owner=OWNER)
         super().__init__(name=name, **kwargs)
         self.teacher = teacher
         self.student = student
         self.student_loss_weight = student_loss_weight
         self.distillation_losses = losses
         self.distillation_loss_weights = weights
-        self.paired_inputs = validation.check_bool("paired_inputs", paired_inputs, owner=OWNER)
+        self.paired_inputs = paired_inputs
+        self.views = views
         self.term_names = term_slots.unique_names(terms)
         # Variables, so schedules (keras_kd.schedules) can change the weights
         # between steps without retracing the train step.
@@ -141,13 +143,14 @@ class Distiller(keras.Model):
             keras.Variable(w, trainable=False, dtype="float32", name=f"term_weight_{n}")
             for w, n in zip(weights, self.term_names)
         ]
-        self.teacher.trainable = False
         self._build_slots(terms)
         tracked = ["total_loss", "student_loss", "distillation_loss"]
         if len(terms) > 1:
             tracked += [f"distill/{n}" for n in self.term_names]
         self.loss_trackers = loss_trackers.LossTrackers(tracked)
-        self.views = check_views(views, student=student, paired_inputs=self.paired_inputs, owner=OWNER)
+        # Last, once every check has passed: a refused Distiller leaves the
+        # user's models as they were.
+        self.teacher.trainable = False
         # Both models are built, so the Distiller is: its weights (and an
         # optimizer's state) can be saved and restored before any step.
         self.built = bool(self.teacher.built and self.student.built)
@@ -383,11 +386,6 @@ class Distiller(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        deserialize = keras.saving.deserialize_keras_object
-        for key in ("teacher", "student", "views"):
-            if config.get(key) is not None:
-                config[key] = deserialize(config[key])
-        if "distillation_losses" in config:
-            config["distillation_losses"] = [deserialize(t) for t in config["distillation_losses"]]
+        lists = ("distillation_losses",) if "distillation_losses" in config else ()  # methods own their terms
+        config = serialization.deserialize_fields(config, objects=("teacher", "student", "views"), lists=lists)
         return cls(**config)

@@ -38,7 +38,32 @@ def layerwise_weights(stage, num_layers, mode):
     return [1.0 if i <= stage else 0.0 for i in range(num_layers)]
 
 
-class LayerwiseSchedule(keras.callbacks.Callback):
+class _TermWeightCallback(keras.callbacks.Callback):
+    """Base: holds the term names it drives and sets the Distiller's weights."""
+
+    def __init__(self, term_names):
+        super().__init__()
+        if not term_names:
+            raise ValueError(f"{type(self).__name__} needs at least one term name.")
+        self.term_names = list(term_names)
+
+    def _indices(self):
+        """The positions of `term_names` among the Distiller's terms (checked)."""
+        names = self.model.term_names
+        missing = [n for n in self.term_names if n not in names]
+        if missing:
+            raise ValueError(f"{type(self).__name__}: unknown terms {missing}. The Distiller's terms: {names}.")
+        return [names.index(n) for n in self.term_names]
+
+    def _set_weights(self, new_weights):
+        """Sets the driven terms' weights; the others keep theirs."""
+        weights = [float(v.numpy()) for v in self.model.term_weights]
+        for i, weight in zip(self._indices(), new_weights):
+            weights[i] = weight
+        self.model.set_distillation_loss_weights(weights)
+
+
+class LayerwiseSchedule(_TermWeightCallback):
     """Sets the weights of a Distiller's per-layer terms at each epoch.
 
     Args:
@@ -59,27 +84,17 @@ class LayerwiseSchedule(keras.callbacks.Callback):
     """
 
     def __init__(self, term_names, *, mode="progressive", epochs_per_stage=1, weight=1.0):
-        super().__init__()
+        super().__init__(term_names)
         if mode not in MODES:
             raise ValueError(f"Unknown schedule mode. Received: mode={mode!r}. Valid: {', '.join(MODES)}.")
-        if not term_names:
-            raise ValueError("LayerwiseSchedule needs at least one term name.")
         validation.check_positive_int("epochs_per_stage", epochs_per_stage, owner="LayerwiseSchedule")
-        self.term_names = list(term_names)
         self.mode = mode
         self.epochs_per_stage = epochs_per_stage
         self.weight = float(weight)
 
     def on_epoch_begin(self, epoch, logs=None):
-        names = self.model.term_names
-        missing = [n for n in self.term_names if n not in names]
-        if missing:
-            raise ValueError(f"LayerwiseSchedule: unknown terms {missing}. The Distiller's terms: {names}.")
         stage_weights = layerwise_weights(epoch // self.epochs_per_stage, len(self.term_names), self.mode)
-        weights = [float(v.numpy()) for v in self.model.term_weights]
-        for name, w in zip(self.term_names, stage_weights):
-            weights[names.index(name)] = w * self.weight
-        self.model.set_distillation_loss_weights(weights)
+        self._set_weights([w * self.weight for w in stage_weights])
 
 
 def warmup_factor(epoch, warmup_epochs):
@@ -87,7 +102,7 @@ def warmup_factor(epoch, warmup_epochs):
     return min((epoch + 1) / warmup_epochs, 1.0)
 
 
-class LinearWarmup(keras.callbacks.Callback):
+class LinearWarmup(_TermWeightCallback):
     """Ramps the weights of a Distiller's named terms up over the first epochs.
 
     In epoch e (0-based) a named term's weight is
@@ -110,27 +125,16 @@ class LinearWarmup(keras.callbacks.Callback):
     """
 
     def __init__(self, term_names, *, warmup_epochs):
-        super().__init__()
-        if not term_names:
-            raise ValueError("LinearWarmup needs at least one term name.")
+        super().__init__(term_names)
         validation.check_positive_int("warmup_epochs", warmup_epochs, owner="LinearWarmup")
-        self.term_names = list(term_names)
         self.warmup_epochs = warmup_epochs
         self._base = None
 
     def on_train_begin(self, logs=None):
-        names = self.model.term_names
-        missing = [n for n in self.term_names if n not in names]
-        if missing:
-            raise ValueError(f"LinearWarmup: unknown terms {missing}. The Distiller's terms: {names}.")
         if self._base is None:
-            self._base = [float(v.numpy()) for v in self.model.term_weights]
+            weights = [float(v.numpy()) for v in self.model.term_weights]
+            self._base = [weights[i] for i in self._indices()]
 
     def on_epoch_begin(self, epoch, logs=None):
         factor = warmup_factor(epoch, self.warmup_epochs)
-        names = self.model.term_names
-        weights = [float(v.numpy()) for v in self.model.term_weights]
-        for name in self.term_names:
-            i = names.index(name)
-            weights[i] = self._base[i] * factor
-        self.model.set_distillation_loss_weights(weights)
+        self._set_weights([base * factor for base in self._base])

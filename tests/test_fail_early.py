@@ -8,12 +8,7 @@ import keras_kd
 from keras_kd import losses
 from tests import models
 
-SPARSE_CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-
-def _data(n=32, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, 8)).astype("float32"), rng.integers(0, 10, size=n)
 
 
 def test_the_student_cannot_be_the_teacher_and_the_model_is_left_trainable():
@@ -61,8 +56,8 @@ def test_a_non_finite_term_weight_is_refused():
         keras_kd.Distiller(*models.teacher_and_student(), losses.KD(), [float("inf")])
 
 
-def test_dkd_with_a_label_outside_the_classes_stops_training_and_says_why():
-    x, y = _data()
+def test_dkd_with_a_label_outside_the_classes_stops_training_and_says_why(vectors):
+    x, y = vectors()
     y[5] = 12  # 10 classes
     teacher, student = models.teacher_and_student()
     distiller = keras_kd.Distiller(teacher, student, losses.DKD(), student_loss_weight=0.0)
@@ -91,11 +86,11 @@ class _NaNAfter(losses.DistillationTerm):
         return {"bad_from_step": self.bad_from_step, "name": self.name}
 
 
-def test_a_nan_term_stops_fit_at_its_step_naming_the_term_and_keeping_the_weights():
-    x, y = _data(64)
+def test_a_nan_term_stops_fit_at_its_step_naming_the_term_and_keeping_the_weights(vectors, sparse_ce):
+    x, y = vectors(64)
     teacher, student = models.teacher_and_student()
     distiller = keras_kd.Distiller(teacher, student, [losses.KD(), _NaNAfter(2)])
-    distiller.compile(optimizer="sgd", loss=SPARSE_CE)
+    distiller.compile(optimizer="sgd", loss=sparse_ce)
     with pytest.raises(keras_kd.NonFiniteLossError) as caught:
         distiller.fit(x, y, batch_size=16, epochs=1, verbose=0)
     message = str(caught.value)

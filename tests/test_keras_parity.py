@@ -13,7 +13,6 @@ import keras_kd
 from keras_kd.losses import KD
 from tests import models
 
-SPARSE_CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 KERAS_TESTS = pathlib.Path(keras.__file__).parent / "src" / "distillation" / "distiller_test.py"
 KERAS_IMPORT = "from keras.src.distillation.distiller import Distiller"
 
@@ -32,10 +31,6 @@ def test_keras_own_distiller_tests_pass_with_only_the_import_changed():
     assert result.wasSuccessful(), "\n\n".join(problems)
 
 
-def _data(n=32, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, 8)).astype("float32"), rng.integers(0, 10, size=n)
-
 
 def test_positional_arguments_follow_keras_order():
     teacher, student = models.teacher_and_student()
@@ -45,22 +40,22 @@ def test_positional_arguments_follow_keras_order():
     assert distiller.student_loss_weight == 0.2 and distiller.name == "mine"
 
 
-def test_compute_loss_returns_the_combined_loss():
-    x, y = _data()
+def test_compute_loss_returns_the_combined_loss(vectors, sparse_ce):
+    x, y = vectors()
     teacher, student = models.teacher_and_student()
     distiller = keras_kd.Distiller(teacher, student, KD(4.0), student_loss_weight=0.3)
-    distiller.compile(loss=SPARSE_CE)
+    distiller.compile(loss=sparse_ce)
     logs = distiller.evaluate(x, y, batch_size=len(x), return_dict=True, verbose=0)
     combined = distiller.compute_loss(x, y, distiller(x), training=False)
     np.testing.assert_allclose(float(combined), logs["loss"], rtol=1e-6)
     np.testing.assert_allclose(logs["loss"], 0.3 * logs["student_loss"] + 0.7 * logs["distillation_loss"], rtol=1e-6)
 
 
-def test_logs_carry_total_loss_and_early_stopping_can_watch_it():
-    x, y = _data(64)
+def test_logs_carry_total_loss_and_early_stopping_can_watch_it(vectors, sparse_ce):
+    x, y = vectors(64)
     teacher, student = models.teacher_and_student()
     distiller = keras_kd.Distiller(teacher, student)
-    distiller.compile(optimizer="sgd", loss=SPARSE_CE)
+    distiller.compile(optimizer="sgd", loss=sparse_ce)
     stop = keras.callbacks.EarlyStopping(monitor="val_total_loss", patience=0)
     history = distiller.fit(x, y, validation_data=(x, y), epochs=2, batch_size=16, callbacks=[stop], verbose=0)
     assert {"total_loss", "val_total_loss", "loss", "val_loss"} <= set(history.history)
@@ -68,7 +63,7 @@ def test_logs_carry_total_loss_and_early_stopping_can_watch_it():
     assert stop.monitor_op is not None  # the direction was inferred (it is a loss)
 
 
-def test_call_forwards_keyword_arguments_to_the_student():
+def test_call_forwards_keyword_arguments_to_the_student(vectors):
     class Scaled(keras.Model):
         def __init__(self):
             super().__init__()
@@ -79,16 +74,16 @@ def test_call_forwards_keyword_arguments_to_the_student():
 
     teacher, _ = models.teacher_and_student()
     student = Scaled()
-    x, _ = _data(4)
+    x, _ = vectors(4)
     student(x)
     distiller = keras_kd.Distiller(teacher, student)
     np.testing.assert_allclose(distiller(x, scale=3.0), 3.0 * student(x), rtol=1e-6)
 
 
-def test_loss_trackers_exist_and_hold_the_logged_values():
-    x, y = _data()
+def test_loss_trackers_exist_and_hold_the_logged_values(vectors, sparse_ce):
+    x, y = vectors()
     distiller = keras_kd.Distiller(*models.teacher_and_student())
-    distiller.compile(loss=SPARSE_CE)
+    distiller.compile(loss=sparse_ce)
     logs = distiller.evaluate(x, y, batch_size=len(x), return_dict=True, verbose=0)
     assert float(distiller.student_loss_tracker.result()) == pytest.approx(logs["student_loss"])
     assert float(distiller.distillation_loss_tracker.result()) == pytest.approx(logs["distillation_loss"])
@@ -118,8 +113,8 @@ def test_a_wrong_type_is_both_a_type_error_and_a_value_error():
         assert isinstance(caught.value, ValueError)
 
 
-def test_keras_terms_honour_sample_weight_and_class_weight():
-    x, y = _data(40)
+def test_keras_terms_honour_sample_weight_and_class_weight(vectors):
+    x, y = vectors(40)
     w = np.random.default_rng(1).uniform(0.0, 2.0, size=len(x)).astype("float32")
     teacher, student = models.teacher_and_student()
     logits = keras.distillation.LogitsDistillation(4.0, loss=keras.losses.KLDivergence())
@@ -145,5 +140,17 @@ def test_keras_terms_honour_sample_weight_and_class_weight():
 def test_keras_feature_distillation_between_different_widths_fails_at_construction():
     teacher, student = models.teacher_and_student()  # hidden widths 32 and 6
     term = keras.distillation.FeatureDistillation("mse", "hidden", "hidden")
-    with pytest.raises(ValueError, match=r"shapes must match.*\(32,\).*\(6,\).*losses.Hint"):
+    with pytest.raises(ValueError, match=r"cannot compare teacher layer .hidden. of shape \(32,\).*\(6,\).*shapes must match.*losses.Hint"):
         keras_kd.Distiller(teacher, student, term)
+
+
+def test_keras_feature_distillation_with_a_loss_that_handles_widths_is_accepted(vectors):
+    teacher, student = models.teacher_and_student()  # hidden widths 32 and 6
+
+    def mean_mse(teacher_features, student_features):
+        return keras.ops.square(keras.ops.mean(teacher_features, -1) - keras.ops.mean(student_features, -1))
+
+    distiller = keras_kd.Distiller(teacher, student, keras.distillation.FeatureDistillation(mean_mse, "hidden", "hidden"))
+    distiller.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = vectors()
+    assert np.isfinite(distiller.evaluate(x, y, return_dict=True, verbose=0)["distillation_loss"])

@@ -13,12 +13,7 @@ from keras_kd.step import StepResult
 from tests import models
 from tests import reference
 
-SPARSE_CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-
-def _data(n=32, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, 8)).astype("float32"), rng.integers(0, 10, size=n)
 
 
 class LogitMatching(keras_kd.Distiller):
@@ -38,11 +33,11 @@ class LogitMatching(keras_kd.Distiller):
         return StepResult(total, {"student_loss": ce, "logit_l2": l2}, student.outputs)
 
 
-def test_a_toy_method_on_the_hook_trains_logs_and_matches_numpy():
-    x, y = _data()
+def test_a_toy_method_on_the_hook_trains_logs_and_matches_numpy(vectors, sparse_ce):
+    x, y = vectors()
     teacher, student = models.teacher_and_student()
     method = LogitMatching(teacher, student, l2_weight=0.5)
-    method.compile(optimizer=keras.optimizers.SGD(0.1), loss=SPARSE_CE, metrics=["accuracy"])
+    method.compile(optimizer=keras.optimizers.SGD(0.1), loss=sparse_ce, metrics=["accuracy"])
     t, s = teacher.predict(x, verbose=0), student.predict(x, verbose=0)
     ce, l2 = reference.sparse_ce_per_sample(y, s).mean(), ((t - s) ** 2).mean()
     teacher_before = [v.numpy().copy() for v in teacher.weights]
@@ -79,15 +74,15 @@ class WithProbe(keras_kd.Distiller):
         return StepResult(result.loss, measurements, result.predictions, {"probe": probe_loss})
 
 
-def test_a_second_optimizer_group_updates_only_its_variables():
-    x, y = _data()
+def test_a_second_optimizer_group_updates_only_its_variables(vectors, sparse_ce):
+    x, y = vectors()
     keras.utils.set_random_seed(3)
     plain = keras_kd.Distiller(*models.teacher_and_student())
-    plain.compile(optimizer=keras.optimizers.SGD(0.1), loss=SPARSE_CE)
+    plain.compile(optimizer=keras.optimizers.SGD(0.1), loss=sparse_ce)
     plain.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     keras.utils.set_random_seed(3)
     probed = WithProbe(*models.teacher_and_student())
-    probed.compile(optimizer=keras.optimizers.SGD(0.1), loss=SPARSE_CE)
+    probed.compile(optimizer=keras.optimizers.SGD(0.1), loss=sparse_ce)
     probe_before = [v.numpy().copy() for v in probed.probe.weights]
     history = probed.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
     assert history["probe_loss"][-1] < history["probe_loss"][0]
@@ -96,19 +91,19 @@ def test_a_second_optimizer_group_updates_only_its_variables():
     # The probe's loss never reaches the student: after one epoch it equals the plain run's.
     keras.utils.set_random_seed(3)
     one_epoch = WithProbe(*models.teacher_and_student())
-    one_epoch.compile(optimizer=keras.optimizers.SGD(0.1), loss=SPARSE_CE)
+    one_epoch.compile(optimizer=keras.optimizers.SGD(0.1), loss=sparse_ce)
     one_epoch.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
     for a, b in zip(one_epoch.student.weights, plain.student.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
 
 
-def test_paired_inputs_give_the_teacher_its_input_and_the_student_its_own():
+def test_paired_inputs_give_the_teacher_its_input_and_the_student_its_own(vectors, sparse_ce):
     rng = np.random.default_rng(0)
-    x_teacher, y = _data()
+    x_teacher, y = vectors()
     x_student = x_teacher + rng.normal(scale=0.5, size=x_teacher.shape).astype("float32")  # noisy side
     teacher, student = models.teacher_and_student()
     distiller = keras_kd.Distiller(teacher, student, losses.KD(2.0), student_loss_weight=0.4, paired_inputs=True)
-    distiller.compile(optimizer="sgd", loss=SPARSE_CE)
+    distiller.compile(optimizer="sgd", loss=sparse_ce)
     t, s = teacher.predict(x_teacher, verbose=0), student.predict(x_student, verbose=0)
     logs = distiller.evaluate((x_teacher, x_student), y, batch_size=len(y), return_dict=True, verbose=0)
     np.testing.assert_allclose(logs["distillation_loss"], reference.kd_per_sample(t, s, 2.0).mean(), rtol=1e-5)
@@ -127,11 +122,11 @@ def test_paired_inputs_share_one_draw_of_the_shared_view_layers():
     assert 0 < sum(flipped) < len(images)  # a real draw, applied the same to both sides
 
 
-def test_paired_inputs_need_a_pair_and_pairable_views():
+def test_paired_inputs_need_a_pair_and_pairable_views(vectors, sparse_ce):
     teacher, student = models.teacher_and_student()
     distiller = keras_kd.Distiller(teacher, student, paired_inputs=True)
-    distiller.compile(optimizer="sgd", loss=SPARSE_CE)
-    x, y = _data(8)
+    distiller.compile(optimizer="sgd", loss=sparse_ce)
+    x, y = vectors(8)
     with pytest.raises(ValueError, match=r"must be a pair \(x_teacher, x_student\).*Received: inputs of type"):
         distiller.evaluate(x, y, verbose=0)
     views = augment.Views(shared=[keras.layers.GaussianNoise(1.0, name="noise")])

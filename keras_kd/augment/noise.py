@@ -11,8 +11,30 @@ import keras
 from keras import ops
 
 
+class _ImageNoise(keras.layers.Layer):
+    """Base: a seeded draw (`get_random_transformation`), a pure apply
+    (`transform_images`), the identity outside training."""
+
+    def __init__(self, *, value_range, seed, **kwargs):
+        super().__init__(**kwargs)
+        self.value_range = tuple(float(v) for v in value_range)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        return self.transform_images(images, self.get_random_transformation(images))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "value_range": list(self.value_range), "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package="keras_kd")
-class SaltAndPepper(keras.layers.Layer):
+class SaltAndPepper(_ImageNoise):
     """Sets a random fraction of pixels to the range's min (pepper) or max (salt).
 
     Each pixel is independently replaced with probability `rate`, by the
@@ -26,13 +48,10 @@ class SaltAndPepper(keras.layers.Layer):
     """
 
     def __init__(self, rate=0.05, *, value_range=(0.0, 255.0), seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(value_range=value_range, seed=seed, **kwargs)
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"SaltAndPepper: rate must be in [0, 1]. Received: rate={rate!r}.")
         self.rate = float(rate)
-        self.value_range = tuple(float(v) for v in value_range)
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
 
     def get_random_transformation(self, images, training=True, seed=None):
         """`{"hit": bool mask, "salt": bool mask}`, shape `(N, H, W, 1)`."""
@@ -46,20 +65,12 @@ class SaltAndPepper(keras.layers.Layer):
         noise = ops.where(transformation["salt"], high, low)
         return ops.where(transformation["hit"], ops.cast(noise, images.dtype), images)
 
-    def call(self, images, training=None):
-        if not training:
-            return images
-        return self.transform_images(images, self.get_random_transformation(images))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "value_range": list(self.value_range), "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate}
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
-class ImageGaussianNoise(keras.layers.Layer):
+class ImageGaussianNoise(_ImageNoise):
     """Adds N(0, stddev^2) noise to images and clips to their value range.
 
     Unlike `keras.layers.GaussianNoise`, it clips to `value_range`, so
@@ -72,13 +83,10 @@ class ImageGaussianNoise(keras.layers.Layer):
     """
 
     def __init__(self, stddev=8.0, *, value_range=(0.0, 255.0), seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(value_range=value_range, seed=seed, **kwargs)
         if stddev < 0:
             raise ValueError(f"ImageGaussianNoise: stddev must be >= 0. Received: stddev={stddev!r}.")
         self.stddev = float(stddev)
-        self.value_range = tuple(float(v) for v in value_range)
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
 
     def get_random_transformation(self, images, training=True, seed=None):
         """`{"noise": ...}`, the same shape as `images`."""
@@ -87,13 +95,5 @@ class ImageGaussianNoise(keras.layers.Layer):
     def transform_images(self, images, transformation, training=True):
         return ops.clip(images + ops.cast(transformation["noise"], images.dtype), *self.value_range)
 
-    def call(self, images, training=None):
-        if not training:
-            return images
-        return self.transform_images(images, self.get_random_transformation(images))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
     def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev, "value_range": list(self.value_range), "seed": self.seed}
+        return {**super().get_config(), "stddev": self.stddev}

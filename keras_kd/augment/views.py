@@ -26,6 +26,7 @@ import keras
 from keras import ops
 
 from keras_kd import model_checks
+from keras_kd import serialization
 from keras_kd import validation
 from keras_kd.augment import mix as mix_lib
 
@@ -156,12 +157,7 @@ class Views(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        deserialize = keras.saving.deserialize_keras_object
-        for key in ("shared", "teacher", "student"):
-            config[key] = [deserialize(l) for l in config.get(key, [])]
-        if config.get("mix") is not None:
-            config["mix"] = deserialize(config["mix"])
+        config = serialization.deserialize_fields(config, objects=("mix",), lists=("shared", "teacher", "student"))
         return cls(**config)
 
 

@@ -97,16 +97,22 @@ class KerasTerm(DistillationTerm):
         t, s = shapes["teacher"], shapes["student"]
         if t is None or s is None:
             return
-        if len(t) != len(s) or any(a is not None and b is not None and a != b for a, b in zip(t, s)):
+        # Try the loss once on zeros of the two shapes: Keras's built-in losses
+        # need equal shapes; a custom function may compare other things.
+        zeros = [ops.zeros((1, *[d or 1 for d in shape])) for shape in (t, s)]
+        try:
+            self.compute_loss(*zeros)
+        except Exception as e:  # noqa: BLE001 - any failure here would recur in the graph
             raise ValueError(
-                f"{owner}: Keras's FeatureDistillation compares the two features "
-                f"element by element, so their shapes must match. Received: teacher "
-                f"layer {self.teacher_layer_name!r} of shape {t}, student layer "
-                f"{self.student_layer_name!r} of shape {s}. Use keras_kd.losses.Hint("
-                f"{self.teacher_layer_name!r}, {self.student_layer_name!r}), which adds "
-                f"a trained connector, or a term that compares structure (e.g. "
-                f"keras_kd.losses.AttentionTransfer, SimilarityPreserving)."
-            )
+                f"{owner}: its loss cannot compare teacher layer "
+                f"{self.teacher_layer_name!r} of shape {t} with student layer "
+                f"{self.student_layer_name!r} of shape {s} (Keras's losses compare "
+                f"features element by element, so their shapes must match). Use "
+                f"keras_kd.losses.Hint({self.teacher_layer_name!r}, {self.student_layer_name!r}), "
+                f"which adds a trained connector, or a term that compares structure "
+                f"(e.g. keras_kd.losses.AttentionTransfer, SimilarityPreserving). "
+                f"The loss said: {type(e).__name__}: {str(e)[:300]}"
+            ) from e
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, y_true=None, **kwargs):
         if isinstance(self.loss, keras.distillation.LogitsDistillation):
