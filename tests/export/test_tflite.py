@@ -191,7 +191,7 @@ def test_bad_io_dtype_combinations(trained):
     with pytest.raises(ValueError, match="needs full-integer quantization"):
         export.to_tflite(trained[0], quantization="dynamic", io_dtype="int8")
     with pytest.raises(ValueError, match="Unknown io_dtype"):
-        tflite._check_mode("int8", "int4")
+        export.to_tflite(trained[0], quantization="int8", io_dtype="int4")
 
 
 def test_representative_data_forms_give_the_same_calibration(trained):
