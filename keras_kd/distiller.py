@@ -35,6 +35,8 @@ What it deliberately leaves out: data pipelines (feed `tf.data` or arrays),
 learning-rate schedules (the optimizer's), and checkpoint formats (Keras's).
 """
 
+import warnings
+
 import keras
 from keras import ops
 
@@ -156,19 +158,30 @@ class Distiller(keras.Model):
         self.built = bool(self.teacher.built and self.student.built)
 
     def _build_slots(self, terms):
-        def layers(role):
-            names = [t.teacher_layer_name if role == "teacher" else t.student_layer_name for t in terms]
-            return list(dict.fromkeys(n for n in names if n is not None))
-
+        student_layers = [t.student_layer_name for t in terms if t.student_layer_name is not None]
         # Outside Keras's tracking: the taps share the models' variables,
         # which must be saved once, under teacher/ and student/.
-        teacher_tap = taps.Tap(self.teacher, layers("teacher"), role="teacher", frozen=True)
-        student_tap = taps.Tap(self.student, layers("student"), role="student")
-        slots = term_slots.build_slots(terms, self.term_names, self.term_weights, teacher_tap, student_tap)
-        self.__dict__.update(_teacher_tap=teacher_tap, _student_tap=student_tap, _slots=slots)
+        teacher_taps = self.teacher_taps(terms)
+        student_tap = taps.Tap(self.student, list(dict.fromkeys(student_layers)), role="student")
+        sources = [self.term_source(term) for term in terms]
+        slots = term_slots.build_slots(terms, self.term_names, self.term_weights, sources, teacher_taps, student_tap)
+        self.__dict__.update(_teacher_taps=teacher_taps, _student_tap=student_tap, _slots=slots)
         # Tracked: connectors train with the student and save with the
         # Distiller; the student itself never holds them.
         self.connectors = [slot.connector for slot in slots if slot.connector is not None]
+
+    def teacher_taps(self, terms):
+        """`{source: taps.Tap}`: the teacher's tap over the layers the terms read.
+
+        Methods with several teachers return one tap per source.
+        """
+        layers = [t.teacher_layer_name for t in terms if t.teacher_layer_name is not None]
+        return {None: taps.Tap(self.teacher, list(dict.fromkeys(layers)), role="teacher", frozen=True)}
+
+    def term_source(self, term):
+        """Which of `teacher_taps`' sources a term reads (`None`: the teacher)."""
+        del term
+        return None
 
     def set_distillation_loss_weights(self, weights):
         """Changes the term weights; takes effect at the next step."""
@@ -196,8 +209,6 @@ class Distiller(keras.Model):
                 f"distillation."
             )
         if kwargs.get("jit_compile") is True and self.views is not None and not self.views.supports_xla():
-            import warnings
-
             warnings.warn(
                 f"{OWNER}: the views' layers do not compile under XLA (see "
                 f"keras_kd.augment.presets); training with jit_compile=False instead.",
@@ -244,7 +255,7 @@ class Distiller(keras.Model):
 
         Inference mode, outputs and features through `stop_gradient`.
         """
-        return self._teacher_tap(batch.x_teacher)
+        return self._teacher_taps[None](batch.x_teacher)
 
     def student_forward(self, x, training):
         """The student's `taps.ModelOutputs` on `x`, features from the same pass."""
@@ -295,7 +306,7 @@ class Distiller(keras.Model):
         return [OptimizerGroup("loss", self.optimizer, self.trainable_variables)]
 
     def nonfinite_hints(self):
-        """`{measurement name: hint}` for the error raised on NaN / Inf."""
+        """`{measurement name: hint}` for the NaN / Inf error."""
         return {f"distill/{slot.name}": slot.term.explain_nonfinite() for slot in self._slots}
 
     # ---------------------------------------------------------------- steps
@@ -351,17 +362,10 @@ class Distiller(keras.Model):
         batch = make_batch(data, views=None, paired_inputs=self.paired_inputs, training=False)
         return self.compute_distillation(batch, self.teacher_forward(batch), training=training).loss
 
-    @property
-    def student_loss_tracker(self):
-        return self.loss_trackers.tracker("student_loss")
-
-    @property
-    def distillation_loss_tracker(self):
-        return self.loss_trackers.tracker("distillation_loss")
-
-    @property
-    def total_loss_tracker(self):
-        return self.loss_trackers.tracker("total_loss")
+    # The tracker attributes of keras.distillation.Distiller.
+    student_loss_tracker = property(lambda self: self.loss_trackers.tracker("student_loss"))
+    distillation_loss_tracker = property(lambda self: self.loss_trackers.tracker("distillation_loss"))
+    total_loss_tracker = property(lambda self: self.loss_trackers.tracker("total_loss"))
 
     # --------------------------------------------------------------- config
 

@@ -2,8 +2,10 @@
 
 A `TermSlot` holds what the Distiller keeps for one term: the term (in the
 `DistillationTerm` contract), its log name, its weight (a non-trainable
-variable, so schedules change it without retracing) and its connector (or
-`None`). `evaluate_terms` computes every term on one teacher pass and one
+variable, so schedules change it without retracing), its connector (or
+`None`) and its source: `None` when the term reads the teacher's outputs,
+else the key of the teacher outputs it reads in what `teacher_forward`
+returns (a method with several teachers returns one per key). `evaluate_terms` computes every term on one teacher pass and one
 student pass and returns the weighted sum and each term's value.
 """
 
@@ -22,6 +24,7 @@ class TermSlot:
     name: str
     weight: keras.Variable
     connector: keras.layers.Layer = None
+    source: object = None
 
 
 def normalize_terms(distillation_losses, *, owner):
@@ -80,24 +83,30 @@ def unique_names(terms):
     return names
 
 
-def build_slots(terms, names, weights, teacher_tap, student_tap):
-    """One `TermSlot` per term, with the connector the term asks for (or `None`)."""
+def build_slots(terms, names, weights, sources, teacher_taps, student_tap):
+    """One `TermSlot` per term, with the connector the term asks for (or `None`).
+
+    `sources[i]` is term i's source; `teacher_taps[source]` the tap it reads.
+    """
     slots, count = [], 0
-    for term, name, weight in zip(terms, names, weights):
+    for term, name, weight, source in zip(terms, names, weights, sources):
         connector = None
         if not term.uses_final_outputs:
             connector = term.build_connector(
-                teacher_tap.feature_shape(term.teacher_layer_name),
+                teacher_taps[source].feature_shape(term.teacher_layer_name),
                 student_tap.feature_shape(term.student_layer_name),
                 name=f"connector_{count}_{name}",
             )
             count += connector is not None
-        slots.append(TermSlot(term, name, weight, connector))
+        slots.append(TermSlot(term, name, weight, connector, source))
     return slots
 
 
 def evaluate_terms(slots, teacher, student, *, y, sample_weight, training):
     """Every term on `teacher` and `student` (`taps.ModelOutputs`).
+
+    `teacher` is the teacher's `ModelOutputs`, or, for slots with a source,
+    a dict of them keyed by source.
 
     Returns:
         `(weighted_sum, {name: value})`, float32 scalars.
@@ -105,7 +114,8 @@ def evaluate_terms(slots, teacher, student, *, y, sample_weight, training):
     values = {}
     weighted = None
     for slot in slots:
-        teacher_value = teacher.select(slot.term.teacher_layer_name)
+        outputs = teacher if slot.source is None else teacher[slot.source]
+        teacher_value = outputs.select(slot.term.teacher_layer_name)
         student_value = student.select(slot.term.student_layer_name)
         if slot.connector is not None:
             student_value = slot.connector(student_value, training=training)

@@ -1,3 +1,13 @@
-"""Recipes beyond one teacher and one plain loss."""
+"""Recipes on the Distiller's hook: methods beyond one teacher and one plain loss.
+
+- `DAKDDistiller` (`dakd.py`): different teacher/student augmentations and
+  a consistency loss;
+- `MultiTeacherDistiller`, `FromTeacher`, `TeacherEnsemble`
+  (`multi_teacher.py`): several frozen teachers, their (weighted) ensemble
+  and per-teacher terms.
+"""
 
 from keras_kd.methods.dakd import DAKDDistiller
+from keras_kd.methods.multi_teacher import FromTeacher
+from keras_kd.methods.multi_teacher import MultiTeacherDistiller
+from keras_kd.methods.multi_teacher import TeacherEnsemble
