@@ -8,7 +8,10 @@ Every term is a `keras.distillation.DistillationLoss`, so it works in
 >>> losses.get("kd", temperature=4.0)
 KD(temperature=4.0, teacher_from_logits=True, student_from_logits=True, name='kd')
 
-- response-based (`logits.py`): KD, DKD, PixelwiseKD;
+- response-based (`logits.py`): KD, DKD, PixelwiseKD, LogitMSE;
+- teacher against label, per sample (`adaptive.py`): AdaptiveTeacherStudent
+  (AT/S);
+- noisy supervision (`noisy.py`): NoisyTeacher, wrapping any response term;
 - feature-based (`feature.py`): Hint, AttentionTransfer,
   CosineRepresentation, NeuronSelectivityTransfer;
 - relation-based (`relation.py`): RKD, SimilarityPreserving, PKT,
@@ -19,6 +22,7 @@ own `LogitsDistillation` / `FeatureDistillation` join it through `as_term`
 (`keras_terms.py`).
 """
 
+from keras_kd.losses.adaptive import AdaptiveTeacherStudent
 from keras_kd.losses.base import DistillationTerm
 from keras_kd.losses.base import weighted_mean
 from keras_kd.losses.feature import AttentionTransfer
@@ -30,7 +34,9 @@ from keras_kd.losses.keras_terms import as_term
 from keras_kd.losses.keras_terms import fix_keras_kl
 from keras_kd.losses.logits import DKD
 from keras_kd.losses.logits import KD
+from keras_kd.losses.logits import LogitMSE
 from keras_kd.losses.logits import PixelwiseKD
+from keras_kd.losses.noisy import NoisyTeacher
 from keras_kd.losses.registry import available
 from keras_kd.losses.registry import from_specs
 from keras_kd.losses.registry import get

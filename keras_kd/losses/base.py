@@ -124,6 +124,28 @@ def weighted_mean(values, sample_weight=None):
     return ops.sum(values * sample_weight) / ops.cast(ops.size(values), values.dtype)
 
 
+def sparse_labels(y_true, outputs):
+    """Integer labels shaped like `outputs` without its class axis.
+
+    One-hot or soft labels give their argmax; sparse labels of shape `(N,)`,
+    `(N, 1)` or `(N, T)` are reshaped.
+    """
+    y_true = ops.convert_to_tensor(y_true)
+    if len(y_true.shape) == len(outputs.shape) and y_true.shape[-1] == outputs.shape[-1]:
+        return ops.argmax(y_true, axis=-1)
+    return ops.reshape(ops.cast(y_true, "int32"), ops.shape(outputs)[:-1])
+
+
+def nan_outside_classes(values, labels, num_classes):
+    """`values` with NaN where a label lies outside [0, num_classes).
+
+    Terms that read labels use it so that a bad label stops training at
+    that step (the Distiller names the term) rather than giving a number.
+    """
+    in_range = ops.logical_and(labels >= 0, labels < num_classes)
+    return ops.where(in_range, values, float("nan"))
+
+
 def log_probabilities(outputs, *, from_logits, temperature):
     """log softmax(z / T), from logits or from probabilities.
 

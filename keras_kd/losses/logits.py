@@ -5,6 +5,8 @@ from keras import ops
 from keras_kd import validation
 from keras_kd.losses.base import DistillationTerm
 from keras_kd.losses.base import log_probabilities
+from keras_kd.losses.base import nan_outside_classes
+from keras_kd.losses.base import sparse_labels
 from keras_kd.losses.base import weighted_mean
 from keras_kd.losses.registry import register
 
@@ -124,18 +126,6 @@ class KD(DistillationTerm):
         }
 
 
-def _sparse_labels(y_true, outputs):
-    """Integer labels shaped like `outputs` without its class axis.
-
-    One-hot or soft labels give their argmax; sparse labels of shape `(N,)`,
-    `(N, 1)` or `(N, T)` are reshaped.
-    """
-    y_true = ops.convert_to_tensor(y_true)
-    if len(y_true.shape) == len(outputs.shape) and y_true.shape[-1] == outputs.shape[-1]:
-        return ops.argmax(y_true, axis=-1)
-    return ops.reshape(ops.cast(y_true, "int32"), ops.shape(outputs)[:-1])
-
-
 def _target_split(z, gt):
     """DKD's two distributions from tempered logits `z` and one-hot `gt`.
 
@@ -201,7 +191,7 @@ class DKD(DistillationTerm):
         s = ops.cast(student_outputs, t.dtype)
         check_class_dims(t, s, "DKD")
         num_classes = t.shape[-1]
-        labels = _sparse_labels(y_true, t)
+        labels = sparse_labels(y_true, t)
         gt = ops.one_hot(labels, num_classes, dtype=t.dtype)
         T = self.temperature
         log_b_t, log_q_t = _target_split(t / T, gt)
@@ -209,9 +199,7 @@ class DKD(DistillationTerm):
         tckd = ops.sum(ops.exp(log_b_t) * (log_b_t - log_b_s), -1)
         nckd = ops.sum(ops.exp(log_q_t) * (log_q_t - log_q_s) * (1 - gt), -1)
         per_sample = (self.alpha * tckd + self.beta * nckd) * T**2
-        in_range = ops.logical_and(labels >= 0, labels < num_classes)
-        per_sample = ops.where(in_range, per_sample, float("nan"))
-        return weighted_mean(per_sample, sample_weight)
+        return weighted_mean(nan_outside_classes(per_sample, labels, num_classes), sample_weight)
 
     def expects_logits(self, role):
         return True
@@ -271,3 +259,35 @@ class PixelwiseKD(KD):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+@register("logit_mse")
+class LogitMSE(DistillationTerm):
+    """Logit regression: half the squared distance between the logits.
+
+        L = 1/N sum_i w_i * 1/2 * ||z_s,i - z_t,i||^2
+
+    Ba and Caruana's mimic loss; Sau and Balasubramanian regress it onto
+    noisy teacher logits (wrap this term in `NoisyTeacher`).
+
+    Args:
+        name: defaults to `"logit_mse"`.
+
+    Reference:
+        Ba and Caruana, "Do Deep Nets Really Need to be Deep?", NIPS 2014.
+    """
+
+    def __init__(self, *, name="logit_mse"):
+        self.name = name
+
+    def expects_logits(self, role):
+        return True
+
+    def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, **kwargs):
+        t = ops.convert_to_tensor(teacher_outputs)
+        s = ops.cast(student_outputs, t.dtype)
+        check_class_dims(t, s, "LogitMSE")
+        return weighted_mean(0.5 * ops.sum(ops.square(s - t), axis=-1), sample_weight)
+
+    def get_config(self):
+        return {"name": self.name}
