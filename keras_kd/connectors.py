@@ -7,6 +7,9 @@ Kinds (`Connector(kind=...)`):
 
 - `"conv1x1"`: a 1x1 convolution (+ BatchNorm) mapping channels, for 4-D
   feature maps, as in FitNets' regressor and most hint-based methods;
+- `"conv3x3_stack"`: a non-linear transform, three 3x3 convolutions to the
+  teacher's channels (BatchNorm + ReLU after the first two), as FEED's
+  per-teacher transformation layers;
 - `"dense"`: a dense projection of the last axis, for vectors / sequences;
 - `"identity"`: no parameters; shapes must already match.
 
@@ -20,7 +23,7 @@ When the spatial sizes differ, `spatial` decides, explicitly:
 import keras
 from keras import ops
 
-KINDS = ("conv1x1", "dense", "identity")
+KINDS = ("conv1x1", "conv3x3_stack", "dense", "identity")
 SPATIAL = ("resize", "pool")
 
 
@@ -67,12 +70,19 @@ class Connector(keras.layers.Layer):
         out_channels = self.teacher_shape[-1 if data_format == "channels_last" else 0]
         self.projection = None
         self.norm = None
+        if kind in ("conv1x1", "conv3x3_stack") and len(self.teacher_shape) != 3:
+            raise ValueError(
+                f"A {kind} connector maps 4-D feature maps. Received: teacher "
+                f"feature shape {self.teacher_shape}. Use kind='dense' for vectors."
+            )
+        if kind == "conv3x3_stack":
+            stack = []
+            for i in range(3):
+                stack.append(keras.layers.Conv2D(out_channels, 3, padding="same", data_format=data_format, name=f"conv{i}"))
+                if i < 2:
+                    stack += [keras.layers.BatchNormalization(axis=channels_axis, name=f"bn{i}"), keras.layers.ReLU(name=f"relu{i}")]
+            self.projection = keras.Sequential(stack, name="transform")
         if kind == "conv1x1":
-            if len(self.teacher_shape) != 3:
-                raise ValueError(
-                    f"A conv1x1 connector maps 4-D feature maps. Received: teacher "
-                    f"feature shape {self.teacher_shape}. Use kind='dense' for vectors."
-                )
             self.projection = keras.layers.Conv2D(
                 out_channels, 1, use_bias=not use_batch_norm, data_format=data_format, name="conv"
             )
@@ -114,7 +124,7 @@ class Connector(keras.layers.Layer):
 
     def call(self, x, training=None):
         if self.projection is not None:
-            x = self.projection(x)
+            x = self.projection(x, training=training)
             if self.norm is not None:
                 x = self.norm(x, training=training)
         return self._match_spatial(x)

@@ -14,6 +14,7 @@ KD(temperature=4.0, teacher_from_logits=True, student_from_logits=True, name='kd
 - noisy supervision (`noisy.py`): NoisyTeacher, wrapping any response term;
 - feature-based (`feature.py`): Hint, AttentionTransfer,
   CosineRepresentation, NeuronSelectivityTransfer;
+- feature ensembles (`feed.py`): FEED (one per teacher: pFEED);
 - relation-based (`relation.py`): RKD, SimilarityPreserving, PKT,
   CorrelationCongruence, PairwiseAffinity.
 
@@ -29,6 +30,7 @@ from keras_kd.losses.feature import AttentionTransfer
 from keras_kd.losses.feature import CosineRepresentation
 from keras_kd.losses.feature import Hint
 from keras_kd.losses.feature import NeuronSelectivityTransfer
+from keras_kd.losses.feed import FEED
 from keras_kd.losses.keras_terms import KerasTerm
 from keras_kd.losses.keras_terms import as_term
 from keras_kd.losses.keras_terms import fix_keras_kl

@@ -18,7 +18,7 @@ from keras_kd.losses.base import weighted_mean
 from keras_kd.losses.registry import register
 
 DATA_FORMATS = ("channels_last", "channels_first")
-CONNECTORS = ("auto", "conv1x1", "dense", "identity", None)
+CONNECTORS = ("auto", "conv1x1", "conv3x3_stack", "dense", "identity", None)
 
 
 def to_channels_last(x, data_format):

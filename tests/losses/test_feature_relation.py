@@ -189,3 +189,14 @@ def test_bad_arguments_are_explained():
         losses.RKD(teacher_layer_name="x")
     with pytest.raises(ValueError, match="same spatial size"):
         losses.AttentionTransfer("t", "s").compute_loss(MAPS_T, MAPS_T[:, :3])
+
+
+def test_feed_is_the_l1_distance_of_l2_normalized_maps():
+    rng = np.random.default_rng(30)
+    t, s = rng.normal(size=(4, 3, 3, 5)).astype("float32"), rng.normal(size=(4, 3, 3, 5)).astype("float32")
+    w = rng.uniform(0, 2, size=4).astype("float32")
+    tn = t.reshape(4, -1) / np.linalg.norm(t.reshape(4, -1), axis=-1, keepdims=True)
+    sn = s.reshape(4, -1) / np.linalg.norm(s.reshape(4, -1), axis=-1, keepdims=True)
+    want = (np.abs(tn - sn).sum(-1) * w).mean()
+    np.testing.assert_allclose(float(losses.FEED("a", "b").compute_loss(t, s, sample_weight=w)), want, rtol=1e-5)
+    assert float(losses.FEED("a", "b").compute_loss(t, 3.0 * t)) < 1e-6  # scale-invariant

@@ -156,3 +156,23 @@ def test_bad_arguments_are_explained(kwargs, match):
     arguments = {"teachers": _teachers(2), "student": student, **kwargs}
     with pytest.raises(ValueError, match=match):
         MultiTeacherDistiller(**arguments)
+
+
+def test_pfeed_trains_one_transform_per_teacher_that_never_ships(tmp_path, sparse_ce):
+    teachers, student = [models.cnn(8, "t0"), models.cnn(6, "t1")], models.cnn(3, "student")
+    terms = [losses.KD(4.0)] + [FromTeacher(losses.FEED("conv2", "conv2"), teacher=m) for m in range(2)]
+    distiller = MultiTeacherDistiller(teachers, student, terms, [1.0, 10.0, 10.0])
+    distiller.compile(optimizer="adam", loss=sparse_ce)
+    assert [c.kind for c in distiller.connectors] == ["conv3x3_stack", "conv3x3_stack"]
+    assert [c.teacher_shape for c in distiller.connectors] == [(4, 4, 16), (4, 4, 12)]
+    before = [[v.numpy().copy() for v in c.trainable_variables] for c in distiller.connectors]
+    x = np.random.default_rng(0).normal(size=(16, 8, 8, 1)).astype("float32")
+    y = np.arange(16) % 5
+    history = distiller.fit(x, y, batch_size=8, epochs=2, verbose=0).history
+    assert {"distill/feed_teacher0", "distill/feed_teacher1"} <= set(history)
+    for connector, weights in zip(distiller.connectors, before):
+        assert all(not np.array_equal(b, v.numpy()) for b, v in zip(weights, connector.trainable_variables))
+    student.save(str(tmp_path / "student.keras"))
+    saved = keras.saving.load_model(str(tmp_path / "student.keras"))
+    assert not any("connector" in w.path or "transform" in w.path for w in saved.weights)
+    assert saved.count_params() == student.count_params()
