@@ -4,9 +4,11 @@
   a consistency loss;
 - `MultiTeacherDistiller`, `FromTeacher`, `TeacherEnsemble`
   (`multi_teacher.py`): several frozen teachers, their (weighted) ensemble
-  and per-teacher terms.
+  and per-teacher terms;
+- `distill_chain` (`chain.py`): teacher -> assistant(s) -> student (TAKD).
 """
 
+from keras_kd.methods.chain import distill_chain
 from keras_kd.methods.dakd import DAKDDistiller
 from keras_kd.methods.multi_teacher import FromTeacher
 from keras_kd.methods.multi_teacher import MultiTeacherDistiller
