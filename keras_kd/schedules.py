@@ -17,11 +17,14 @@ and many feature methods do to keep large early losses from swamping the
 cross-entropy.
 
 Both set the Distiller's term-weight variables, so nothing is retraced.
+`DirichletTemperatureSchedule` (from `keras_kd.losses.dirichlet`) anneals
+EnD^2's temperature the same way.
 """
 
 import keras
 
 from keras_kd import validation
+from keras_kd.losses.dirichlet import DirichletTemperatureSchedule  # noqa: F401 (re-exported)
 
 MODES = ("progressive", "stacked", "all")
 

@@ -15,6 +15,8 @@ KD(temperature=4.0, teacher_from_logits=True, student_from_logits=True, name='kd
 - feature-based (`feature.py`): Hint, AttentionTransfer,
   CosineRepresentation, NeuronSelectivityTransfer;
 - feature ensembles (`feed.py`): FEED (one per teacher: pFEED);
+- ensemble distributions (`dirichlet.py`): EnsembleDistributionDistillation
+  (EnD^2) and the Dirichlet uncertainties;
 - relation-based (`relation.py`): RKD, SimilarityPreserving, PKT,
   CorrelationCongruence, PairwiseAffinity.
 
@@ -30,6 +32,8 @@ from keras_kd.losses.feature import AttentionTransfer
 from keras_kd.losses.feature import CosineRepresentation
 from keras_kd.losses.feature import Hint
 from keras_kd.losses.feature import NeuronSelectivityTransfer
+from keras_kd.losses.dirichlet import EnsembleDistributionDistillation
+from keras_kd.losses.dirichlet import dirichlet_uncertainties
 from keras_kd.losses.feed import FEED
 from keras_kd.losses.keras_terms import KerasTerm
 from keras_kd.losses.keras_terms import as_term

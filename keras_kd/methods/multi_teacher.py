@@ -9,7 +9,9 @@ and offers two kinds of targets to the usual terms:
   sees p_bar exactly;
 - one teacher: wrap any term in `FromTeacher(term, teacher=m)` (e.g. a
   `Hint` to teacher 2's features, KD to teacher 0 alone); it is logged as
-  `distill/<name>_teacher<m>`.
+  `distill/<name>_teacher<m>`;
+- every member: `keras_kd.losses.EnsembleDistributionDistillation` reads
+  the teachers' logits stacked as `(N, M, K)` (EnD^2).
 
 The per-sample teacher weights w_m (`ensemble=`):
 
@@ -39,6 +41,7 @@ from keras_kd import validation
 from keras_kd.distiller import Distiller
 from keras_kd.losses import KD
 from keras_kd.losses import DistillationTerm
+from keras_kd.losses import EnsembleDistributionDistillation
 from keras_kd.losses import as_term
 from keras_kd.step import StepResult
 from keras_kd.taps import ModelOutputs
@@ -46,6 +49,7 @@ from keras_kd.taps import ModelOutputs
 OWNER = "MultiTeacherDistiller"
 ENSEMBLE_MODES = ("mean", "weighted", "entropy", "max_probability")
 ENSEMBLE = "ensemble"
+MEMBERS = "members"  # the teachers' logits stacked (N, M, K), for EnsembleDistributionDistillation
 
 
 def ensemble_weights(teacher_logits, *, mode, teacher_weights=None):
@@ -275,7 +279,9 @@ class MultiTeacherDistiller(Distiller):
         return result
 
     def term_source(self, term):
-        return term.teacher if isinstance(term, FromTeacher) else ENSEMBLE
+        if isinstance(term, FromTeacher):
+            return term.teacher
+        return MEMBERS if isinstance(term, EnsembleDistributionDistillation) else ENSEMBLE
 
     def teacher_forward(self, batch):
         outputs = {}
@@ -285,6 +291,8 @@ class MultiTeacherDistiller(Distiller):
         weights = ensemble_weights(logits, mode=self.ensemble, teacher_weights=self.teacher_weights)
         combined = ensemble_logits(logits, weights, temperature=self.temperature)
         outputs[ENSEMBLE] = ModelOutputs(ops.stop_gradient(combined), {"teacher_weights": ops.stop_gradient(weights)})
+        if any(slot.source == MEMBERS for slot in self._slots):
+            outputs[MEMBERS] = ModelOutputs(ops.stack(logits, axis=1))
         return outputs
 
     def compute_distillation(self, batch, teacher, training):
