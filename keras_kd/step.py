@@ -33,6 +33,7 @@ class Batch:
         sample_weight: as given, or `None`.
         labels: the labels as given (for the compiled metrics).
         mixed: whether `y` holds mixed (soft) labels.
+        training: whether the batch is for a training step.
     """
 
     x: object
@@ -42,6 +43,7 @@ class Batch:
     sample_weight: object = None
     labels: object = None
     mixed: bool = False
+    training: bool = False
 
     @property
     def size(self):
@@ -99,11 +101,10 @@ def make_batch(data, *, views, paired_inputs, training, owner="Distiller"):
         x_teacher, x_student = x
     else:
         x_teacher = x_student = x
-    mixed = False
     if views is not None and training:
         x_teacher, x_student, y_views = views(
             x_teacher, y, training=True, x_student=x_student if paired_inputs else None
         )
         mixed = views.mixes_labels and y is not None
-        return Batch(x, x_teacher, x_student, y_views, sample_weight, labels=y, mixed=mixed)
-    return Batch(x, x_teacher, x_student, y, sample_weight, labels=y)
+        return Batch(x, x_teacher, x_student, y_views, sample_weight, labels=y, mixed=mixed, training=True)
+    return Batch(x, x_teacher, x_student, y, sample_weight, labels=y, training=training)

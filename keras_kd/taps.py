@@ -7,8 +7,10 @@ as the model it taps, whose outputs are the model's own output followed by
 the outputs of the named layers; no layer is evaluated twice, unlike
 running the model and a separate feature extractor.
 
-A frozen tap (the teacher's) runs in inference mode and passes everything
-it returns through `stop_gradient`.
+A frozen tap (the teacher's) runs in inference mode unless told
+`training=True` (which a frozen model's BatchNormalization ignores; only
+dropout and noise layers then act) and passes everything it returns
+through `stop_gradient`.
 """
 
 import dataclasses
@@ -73,8 +75,8 @@ class Tap:
         model: the model to run.
         layer_names: the layers to read (may be empty).
         role: `"teacher"` or `"student"`, for errors.
-        frozen: run with `training=False` and stop gradients. Defaults to
-            `False`.
+        frozen: run with `training=False` unless `training=True` is asked
+            for, and stop gradients. Defaults to `False`.
     """
 
     def __init__(self, model, layer_names, *, role, frozen=False):
@@ -90,7 +92,7 @@ class Tap:
 
     def __call__(self, x, training=None, **kwargs):
         if self.frozen:
-            training = False
+            training = bool(training)
         if self.tap_model is None:
             outputs, features = self.model(x, training=training, **kwargs), []
         else:

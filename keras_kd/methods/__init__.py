@@ -5,7 +5,9 @@
 - `MultiTeacherDistiller`, `FromTeacher`, `TeacherEnsemble`
   (`multi_teacher.py`): several frozen teachers, their (weighted) ensemble
   and per-teacher terms;
-- `distill_chain` (`chain.py`): teacher -> assistant(s) -> student (TAKD).
+- `distill_chain` (`chain.py`): teacher -> assistant(s) -> student (TAKD);
+- `NoisyCollaborationDistiller` (`noisy_collaboration.py`): noisy student
+  inputs, a fickle teacher (dropout on), flipped labels.
 """
 
 from keras_kd.methods.chain import distill_chain
@@ -13,3 +15,4 @@ from keras_kd.methods.dakd import DAKDDistiller
 from keras_kd.methods.multi_teacher import FromTeacher
 from keras_kd.methods.multi_teacher import MultiTeacherDistiller
 from keras_kd.methods.multi_teacher import TeacherEnsemble
+from keras_kd.methods.noisy_collaboration import NoisyCollaborationDistiller
