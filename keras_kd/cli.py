@@ -3,6 +3,7 @@
     keras-kd demo [--quick] [--run-dir DIR] [--temperature T] ...
     keras-kd export MODEL.keras --quantization int8 --data fashion_mnist
     keras-kd losses            # the registered distillation terms
+    keras-kd methods           # the registered methods
 """
 
 import argparse
@@ -103,14 +104,24 @@ def _export(args):
     return 0
 
 
+def _print_registry(names, get):
+    for name in names:
+        obj = get(name)
+        summary = (obj.__doc__ or "").strip().splitlines()[0]
+        print(f"{name:20s} {obj.__name__:32s} {summary}")
+    return 0
+
+
 def _losses(args):
     from keras_kd import losses
 
-    for name in losses.available():
-        cls = losses.get_class(name)
-        summary = (cls.__doc__ or "").strip().splitlines()[0]
-        print(f"{name:12s} {cls.__name__:24s} {summary}")
-    return 0
+    return _print_registry(losses.available(), losses.get_class)
+
+
+def _methods(args):
+    from keras_kd import methods
+
+    return _print_registry(methods.available(), methods.get)
 
 
 def build_parser():
@@ -182,6 +193,8 @@ def build_parser():
 
     losses = commands.add_parser("losses", help="list the registered distillation terms")
     losses.set_defaults(handler=_losses)
+    methods = commands.add_parser("methods", help="list the registered methods (Distillers beyond plain terms)")
+    methods.set_defaults(handler=_methods)
     return parser
 
 

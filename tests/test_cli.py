@@ -12,6 +12,12 @@ def test_losses_command_lists_registered_terms(capsys):
     assert "kd" in capsys.readouterr().out
 
 
+def test_methods_command_lists_registered_methods(capsys):
+    assert cli.main(["methods"]) == 0
+    out = capsys.readouterr().out
+    assert "multi_teacher" in out and "MultiTeacherDistiller" in out and "takd" in out
+
+
 def test_demo_refuses_a_run_dir_with_files(tmp_path, capsys):
     (tmp_path / "results.json").write_text("{}")
     assert cli.main(["demo", "--quick", "--run-dir", str(tmp_path)]) == 2

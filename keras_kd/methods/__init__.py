@@ -8,6 +8,8 @@
 - `distill_chain` (`chain.py`): teacher -> assistant(s) -> student (TAKD);
 - `NoisyCollaborationDistiller` (`noisy_collaboration.py`): noisy student
   inputs, a fickle teacher (dropout on), flipped labels.
+
+By name: `keras_kd.methods.get("multi_teacher")`, `available()`.
 """
 
 from keras_kd.methods.chain import distill_chain
@@ -16,3 +18,5 @@ from keras_kd.methods.multi_teacher import FromTeacher
 from keras_kd.methods.multi_teacher import MultiTeacherDistiller
 from keras_kd.methods.multi_teacher import TeacherEnsemble
 from keras_kd.methods.noisy_collaboration import NoisyCollaborationDistiller
+from keras_kd.methods.registry import available
+from keras_kd.methods.registry import get

@@ -8,8 +8,10 @@ chain through all sizes is best.
 """
 
 from keras_kd import training
+from keras_kd.methods import registry
 
 
+@registry.register("takd")
 def distill_chain(teacher, stage_fns, data, config, *, names=None, **train_kwargs):
     """Distills `teacher` through each stage in turn (TAKD).
 

@@ -26,6 +26,7 @@ from keras import ops
 from keras_kd import validation
 from keras_kd.distiller import Distiller
 from keras_kd.losses import KD
+from keras_kd.methods import registry
 from keras_kd.step import StepResult
 from keras_kd.taps import ModelOutputs
 
@@ -33,6 +34,7 @@ OWNER = "DAKDDistiller"
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
+@registry.register("dakd")
 class DAKDDistiller(Distiller):
     """Distills with different teacher/student augmentations and a consistency loss.
 

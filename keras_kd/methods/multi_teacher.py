@@ -39,10 +39,11 @@ from keras_kd import taps
 from keras_kd import term_slots
 from keras_kd import validation
 from keras_kd.distiller import Distiller
-from keras_kd.losses import KD
 from keras_kd.losses import DistillationTerm
 from keras_kd.losses import EnsembleDistributionDistillation
+from keras_kd.losses import KD
 from keras_kd.losses import as_term
+from keras_kd.methods import registry
 from keras_kd.step import StepResult
 from keras_kd.taps import ModelOutputs
 
@@ -191,6 +192,7 @@ def _check_teachers(teachers, student, terms, *, temperature):
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
+@registry.register("multi_teacher")
 class MultiTeacherDistiller(Distiller):
     """Distills from several frozen teachers: their ensemble and any one of them.
 

@@ -26,11 +26,13 @@ from keras import ops
 from keras_kd import validation
 from keras_kd.distiller import Distiller
 from keras_kd.losses.base import sparse_labels
+from keras_kd.methods import registry
 
 OWNER = "NoisyCollaborationDistiller"
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
+@registry.register("noisy_collaboration")
 class NoisyCollaborationDistiller(Distiller):
     """A `Distiller` with noise on the student's inputs, the teacher, or the labels.
 

@@ -176,3 +176,13 @@ def test_pfeed_trains_one_transform_per_teacher_that_never_ships(tmp_path, spars
     saved = keras.saving.load_model(str(tmp_path / "student.keras"))
     assert not any("connector" in w.path or "transform" in w.path for w in saved.weights)
     assert saved.count_params() == student.count_params()
+
+
+def test_methods_are_named_in_a_registry():
+    from keras_kd import methods
+
+    assert methods.get("multi_teacher") is MultiTeacherDistiller
+    assert methods.get("takd") is methods.distill_chain
+    assert {"dakd", "multi_teacher", "noisy_collaboration", "takd"} <= set(methods.available())
+    with pytest.raises(ValueError, match=r"Unknown method 'ensemble'.*Available methods: dakd"):
+        methods.get("ensemble")
