@@ -67,6 +67,17 @@ class FeatureTerm(DistillationTerm):
         self.data_format = data_format
         self.name = name or self.registry_name
 
+    def _connected_maps(self, teacher_outputs, student_outputs):
+        """Both features channels-last, after checking the connected student matches the teacher."""
+        t = to_channels_last(ops.convert_to_tensor(teacher_outputs), self.data_format)
+        s = to_channels_last(ops.cast(student_outputs, t.dtype), self.data_format)
+        if tuple(t.shape[1:]) != tuple(s.shape[1:]):
+            raise ValueError(
+                f"{type(self).__name__}: the connected student feature must match the teacher's. "
+                f"Received: teacher {tuple(t.shape)}, student {tuple(s.shape)}. Use connector='auto'."
+            )
+        return t, s
+
     def connector_kind(self, teacher_shape):
         """The kind of connector this term asks for (`keras_kd.connectors.KINDS`), or `None`."""
         kind = self.default_connector if self.connector == "auto" else self.connector
@@ -145,14 +156,7 @@ class Hint(FeatureTerm):
     default_connector = "auto"
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, **kwargs):
-        t = to_channels_last(ops.convert_to_tensor(teacher_outputs), self.data_format)
-        s = to_channels_last(ops.cast(student_outputs, t.dtype), self.data_format)
-        if tuple(t.shape[1:]) != tuple(s.shape[1:]):
-            raise ValueError(
-                f"Hint: the connected student feature must match the teacher's. "
-                f"Received: teacher {tuple(t.shape)}, student {tuple(s.shape)}. "
-                f"Use connector='auto' (or 'conv1x1' / 'dense')."
-            )
+        t, s = self._connected_maps(teacher_outputs, student_outputs)
         per_sample = ops.mean(ops.reshape(ops.square(t - s), (ops.shape(t)[0], -1)), axis=-1)
         return weighted_mean(per_sample, sample_weight)
 

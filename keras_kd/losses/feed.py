@@ -4,7 +4,6 @@ from keras import ops
 
 from keras_kd.losses.base import weighted_mean
 from keras_kd.losses.feature import FeatureTerm
-from keras_kd.losses.feature import to_channels_last
 from keras_kd.losses.registry import register
 
 
@@ -48,13 +47,7 @@ class FEED(FeatureTerm):
         )  # fmt: skip
 
     def compute_loss(self, teacher_outputs, student_outputs, sample_weight=None, **kwargs):
-        t = to_channels_last(ops.convert_to_tensor(teacher_outputs), self.data_format)
-        s = to_channels_last(ops.cast(student_outputs, t.dtype), self.data_format)
-        if tuple(t.shape[1:]) != tuple(s.shape[1:]):
-            raise ValueError(
-                f"FEED: the transformed student map must match the teacher's. Received: "
-                f"teacher {tuple(t.shape)}, student {tuple(s.shape)}. Use connector='auto'."
-            )
+        t, s = self._connected_maps(teacher_outputs, student_outputs)
         t = ops.reshape(t, (ops.shape(t)[0], -1))
         s = ops.reshape(s, (ops.shape(s)[0], -1))
         t = t / (ops.norm(t, axis=-1, keepdims=True) + 1e-12)

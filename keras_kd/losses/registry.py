@@ -12,37 +12,28 @@ import json
 
 import keras
 
-_REGISTRY = {}
+from keras_kd.registries import Registry
+
+TERMS = Registry("distillation term")
 
 
 def register(name):
     """Class decorator: registers a term under `name` and with Keras saving."""
 
     def decorator(cls):
-        if name in _REGISTRY:
-            raise ValueError(
-                f"A distillation term named {name!r} is already registered "
-                f"({_REGISTRY[name].__name__}). Pick another name."
-            )
-        cls = keras.saving.register_keras_serializable(package="keras_kd")(cls)
-        cls.registry_name = name
-        _REGISTRY[name] = cls
-        return cls
+        return TERMS.register(name, keras.saving.register_keras_serializable(package="keras_kd")(cls))
 
     return decorator
 
 
 def available():
     """The sorted names `get` accepts."""
-    return sorted(_REGISTRY)
+    return TERMS.available()
 
 
 def get_class(name):
     """The class registered under `name`."""
-    key = name.lower().replace("-", "_")
-    if key not in _REGISTRY:
-        raise ValueError(f"Unknown distillation term {name!r}. Available names: {', '.join(available())}.")
-    return _REGISTRY[key]
+    return TERMS.get(name)
 
 
 def get(identifier, **kwargs):

@@ -5,30 +5,15 @@
 named in `keras_kd.losses` instead.
 """
 
-_METHODS = {}
+from keras_kd.registries import Registry
+
+METHODS = Registry("method")
 
 
 def register(name):
     """Decorator: registers a Distiller subclass or a recipe function under `name`."""
-
-    def decorator(obj):
-        if name in _METHODS:
-            raise ValueError(f"A method named {name!r} is already registered ({_METHODS[name].__name__}). Pick another name.")
-        obj.registry_name = name
-        _METHODS[name] = obj
-        return obj
-
-    return decorator
+    return lambda obj: METHODS.register(name, obj)
 
 
-def available():
-    """The sorted names `get` accepts."""
-    return sorted(_METHODS)
-
-
-def get(name):
-    """The Distiller subclass or recipe registered under `name`."""
-    key = str(name).lower().replace("-", "_")
-    if key not in _METHODS:
-        raise ValueError(f"Unknown method {name!r}. Available methods: {', '.join(available())}.")
-    return _METHODS[key]
+available = METHODS.available
+get = METHODS.get
