@@ -20,16 +20,18 @@ One training step, the same for every method (TensorFlow backend):
    and the compiled metrics on the hook's predictions.
 
 How a method plugs in: subclass `Distiller` and override
-`compute_distillation` only (see `keras_kd.methods.DAKDDistiller`); reuse
+`compute_distillation` (see `keras_kd.methods.DAKDDistiller`); reuse
 `student_forward`, `student_loss`, `distillation_terms` and
-`regularization_loss`. Methods with other teachers (several, or none)
-also override `teacher_forward`, whose result the hook receives. A method that trains helper networks with an
-optimizer of their own (a discriminator) also overrides `optimizer_groups`,
-returning one `step.OptimizerGroup(loss_name, optimizer, variables)` per
-optimizer, and puts each extra group's loss in `StepResult.group_losses`;
-the step computes every gradient from one tape. Peers trained together
-(mutual learning) are one group: their losses add up, each peer's own
-gradient only reaching its variables.
+`regularization_loss`. Methods with other teachers (several, or none) also
+override `teacher_forward`, whose result the hook receives, and
+`teacher_taps` / `term_source` to say which teacher each term reads (see
+`keras_kd.methods.MultiTeacherDistiller`). A method that trains helper
+networks with an optimizer of their own (a discriminator) overrides
+`optimizer_groups`, returning one `step.OptimizerGroup(loss_name,
+optimizer, variables)` per optimizer, and puts each extra group's loss in
+`StepResult.group_losses`; the step computes every gradient from one tape.
+Peers trained together (mutual learning) are one group: their losses add
+up, each peer's gradient reaching only its own variables.
 
 What it deliberately leaves out: data pipelines (feed `tf.data` or arrays),
 learning-rate schedules (the optimizer's), and checkpoint formats (Keras's).
