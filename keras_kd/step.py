@@ -3,7 +3,8 @@
 The Distiller's `train_step` and `test_step` are fixed:
 
     data -> make_batch (unpack, paired inputs, views) -> Batch
-         -> Distiller.compute_distillation(batch, training)   # the hook
+         -> Distiller.teacher_forward(batch)                  # outside the tape
+         -> Distiller.compute_distillation(batch, teacher, training)   # the hook
          -> StepResult -> gradients (training) -> trackers -> metrics
 
 `Batch` and `StepResult` are the whole contract between the step and a

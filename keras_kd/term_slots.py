@@ -5,8 +5,9 @@ A `TermSlot` holds what the Distiller keeps for one term: the term (in the
 variable, so schedules change it without retracing), its connector (or
 `None`) and its source: `None` when the term reads the teacher's outputs,
 else the key of the teacher outputs it reads in what `teacher_forward`
-returns (a method with several teachers returns one per key). `evaluate_terms` computes every term on one teacher pass and one
-student pass and returns the weighted sum and each term's value.
+returns (a method with several teachers returns one per key).
+`evaluate_terms` computes every term on one teacher pass and one student
+pass and returns the weighted sum and each term's value.
 """
 
 import dataclasses

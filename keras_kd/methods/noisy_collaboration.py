@@ -25,7 +25,6 @@ from keras import ops
 
 from keras_kd import validation
 from keras_kd.distiller import Distiller
-from keras_kd.losses.base import sparse_labels
 from keras_kd.methods import registry
 
 OWNER = "NoisyCollaborationDistiller"
@@ -93,11 +92,12 @@ class NoisyCollaborationDistiller(Distiller):
             raise ValueError(f"{OWNER}: label flips need hard labels; they do not combine with MixUp/CutMix views.")
         num_classes = int(self.student.outputs[0].shape[-1])
         y = ops.convert_to_tensor(batch.y)
-        labels = sparse_labels(y, ops.zeros((*ops.shape(y)[:1], num_classes)))
+        one_hot = len(y.shape) >= 2 and y.shape[-1] == num_classes
+        labels = ops.argmax(y, axis=-1) if one_hot else ops.cast(y, "int32")
         flip = keras.random.uniform(ops.shape(labels), seed=self.noise_generator) < self.label_flip_rate
-        offset = keras.random.randint(ops.shape(labels), 1, num_classes, seed=self.noise_generator)
-        flipped = ops.where(flip, (labels + ops.cast(offset, labels.dtype)) % num_classes, labels)
-        return ops.reshape(ops.cast(flipped, y.dtype), ops.shape(y))
+        offset = ops.cast(keras.random.randint(ops.shape(labels), 1, num_classes, seed=self.noise_generator), labels.dtype)
+        flipped = ops.where(flip, (labels + offset) % num_classes, labels)
+        return ops.one_hot(flipped, num_classes, dtype=y.dtype) if one_hot else ops.cast(flipped, y.dtype)
 
     def get_config(self):
         return {

@@ -76,3 +76,12 @@ def test_round_trips_and_checks_its_arguments(tmp_path, vectors, sparse_ce):
     assert restored.input_noise == 0.1 and restored.label_flip_rate == 0.1 and restored.seed == 2
     with pytest.raises(ValueError, match="label_flip_rate"):
         NoisyCollaborationDistiller(*models.teacher_and_student(), label_flip_rate=1.5)
+
+
+def test_one_hot_labels_flip_to_one_hot_rows():
+    y = np.eye(10, dtype="float32")[np.arange(2000) % 10]
+    x = np.zeros((2000, 8), "float32")
+    distiller = NoisyCollaborationDistiller(*models.teacher_and_student(), label_flip_rate=0.3, seed=4)
+    flipped = np.asarray(distiller.noisy_labels(Batch(x, x, x, y)))
+    assert flipped.shape == y.shape and np.all(flipped.sum(-1) == 1.0)
+    assert 0.27 < (flipped.argmax(-1) != y.argmax(-1)).mean() < 0.33
