@@ -10,7 +10,8 @@ losses run their own `compute_loss` (no sample weights).
 Keras's `LogitsDistillation(loss="kl_divergence")` (its default) computes KL
 on temperature-scaled *logits* (see docs/upstream/keras-logits-distillation-kl.md);
 the wrapper uses `keras.losses.KLDivergence()` on a copy, with a warning
-(shown once per call site by Python's default filter), so the term gives Hinton's numbers. The user's object is untouched.
+(shown once per call site by Python's default filter), so the term gives
+Hinton's numbers. The user's object is untouched.
 """
 
 import copy
