@@ -26,7 +26,7 @@ Where they come from:
 - `function_matching`: Beyer et al., "Knowledge distillation: A good
   teacher is patient and consistent", CVPR 2022: the teacher and the
   student see the *same* aggressively mixed view.
-- `dakd`: data-augmentation KD (`../shared/reference/dakd-method.md`): the
+- `dakd`: data-augmentation KD (described in `keras_kd.methods.dakd`): the
   two models see *different* augmentations of each image, tied by a
   consistency loss (see `keras_kd.methods.DAKDDistiller`).
 
