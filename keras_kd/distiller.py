@@ -73,7 +73,11 @@ class Distiller(keras.Model):
     Args:
         teacher: a trained `keras.Model`. It is frozen (`trainable=False`),
             run with `training=False`, once per step, and its outputs pass
-            through `stop_gradient`.
+            through `stop_gradient`. `None` for teacher-free training: the
+            labels plus terms that need no teacher (Tf-KD's
+            `TeacherFreeRegularization`), or a method's own losses (online
+            and self-distillation); `distillation_losses=None` then means
+            no term.
         student: the `keras.Model` to train. Its outputs feed the compiled
             loss and metrics; `predict` and `call` return them.
         distillation_losses: a term, a list of terms, registered names
@@ -121,14 +125,25 @@ class Distiller(keras.Model):
         **kwargs,
     ):
         model_checks.require_tensorflow(OWNER)
-        model_checks.check_model("teacher", teacher, owner=OWNER)
+        if teacher is not None:
+            model_checks.check_model("teacher", teacher, owner=OWNER)
         model_checks.check_model("student", student, owner=OWNER)
-        model_checks.check_distinct(teacher, student, owner=OWNER)
+        if teacher is not None:
+            model_checks.check_distinct(teacher, student, owner=OWNER)
         student_loss_weight = validation.check_unit_interval("student_loss_weight", student_loss_weight, owner=OWNER)
-        losses = term_slots.normalize_terms(distillation_losses, owner=OWNER)
+        if teacher is None and distillation_losses is None:
+            losses = []  # teacher-free: only the labels and the method's own losses
+        else:
+            losses = term_slots.normalize_terms(distillation_losses, owner=OWNER)
         weights = term_slots.normalize_weights(distillation_loss_weights, len(losses), owner=OWNER)
         terms = [as_term(loss) for loss in losses]
         for term in terms:
+            if teacher is None and term.requires_teacher:
+                raise ValueError(
+                    f"{OWNER}: {term.name!r} reads a teacher's outputs, but teacher=None. "
+                    f"Pass a trained teacher, or use a teacher-free term such as "
+                    f"keras_kd.losses.TeacherFreeRegularization."
+                )
             term.validate_model_compatibility(teacher, student)
         paired_inputs = validation.check_bool("paired_inputs", paired_inputs, owner=OWNER)
         views = check_views(views, student=student, paired_inputs=paired_inputs, owner=OWNER)
@@ -154,10 +169,11 @@ class Distiller(keras.Model):
         self.loss_trackers = loss_trackers.LossTrackers(tracked)
         # Last, once every check has passed: a refused Distiller leaves the
         # user's models as they were.
-        self.teacher.trainable = False
+        if self.teacher is not None:
+            self.teacher.trainable = False
         # Both models are built, so the Distiller is: its weights (and an
         # optimizer's state) can be saved and restored before any step.
-        self.built = bool(self.teacher.built and self.student.built)
+        self.built = bool((self.teacher is None or self.teacher.built) and self.student.built)
 
     def _build_slots(self, terms):
         student_layers = [t.student_layer_name for t in terms if t.student_layer_name is not None]
@@ -175,8 +191,11 @@ class Distiller(keras.Model):
     def teacher_taps(self, terms):
         """`{source: taps.Tap}`: the teacher's tap over the layers the terms read.
 
-        Methods with several teachers return one tap per source.
+        Methods with several teachers return one tap per source; without a
+        teacher there is none.
         """
+        if self.teacher is None:
+            return {}
         layers = [t.teacher_layer_name for t in terms if t.teacher_layer_name is not None]
         return {None: taps.Tap(self.teacher, list(dict.fromkeys(layers)), role="teacher", frozen=True)}
 
@@ -255,8 +274,11 @@ class Distiller(keras.Model):
     def teacher_forward(self, batch):
         """The teacher's `taps.ModelOutputs` on `batch.x_teacher`, run outside the tape.
 
-        Inference mode, outputs and features through `stop_gradient`.
+        Inference mode, outputs and features through `stop_gradient`;
+        `None` without a teacher.
         """
+        if self.teacher is None:
+            return None
         return self._teacher_taps[None](batch.x_teacher)
 
     def student_forward(self, x, training):
@@ -376,7 +398,7 @@ class Distiller(keras.Model):
         serialize = keras.saving.serialize_keras_object
         return {
             "name": self.name,
-            "teacher": serialize(self.teacher),
+            "teacher": serialize(self.teacher) if self.teacher is not None else None,
             "student": serialize(self.student),
             "views": serialize(self.views) if self.views is not None else None,
             "paired_inputs": self.paired_inputs,

@@ -17,11 +17,15 @@ and many feature methods do to keep large early losses from swamping the
 cross-entropy.
 
 Both set the Distiller's term-weight variables, so nothing is retraced.
+Methods with weights of their own (OKDDip's ramp-up, MSD's feature
+weight) take a float or a Keras schedule of the optimizer step, read in
+the step (`check_weight`, `weight_at`); `SigmoidRampUp` is one.
 `DirichletTemperatureSchedule` (from `keras_kd.losses.dirichlet`) anneals
 EnD^2's temperature the same way.
 """
 
 import keras
+from keras import ops
 
 from keras_kd import validation
 from keras_kd.losses.dirichlet import DirichletTemperatureSchedule  # noqa: F401 (re-exported)
@@ -141,3 +145,48 @@ class LinearWarmup(_TermWeightCallback):
     def on_epoch_begin(self, epoch, logs=None):
         factor = warmup_factor(epoch, self.warmup_epochs)
         self._set_weights([base * factor for base in self._base])
+
+
+def sigmoid_rampup(step, rampup_steps):
+    """exp(-5 (1 - min(step, R) / R)^2): 0.0067 at step 0, 1 from step R on (Laine and Aila 2017)."""
+    progress = ops.minimum(ops.cast(step, "float32"), float(rampup_steps)) / float(rampup_steps)
+    return ops.exp(-5.0 * ops.square(1.0 - progress))
+
+
+@keras.saving.register_keras_serializable(package="keras_kd")
+class SigmoidRampUp(keras.optimizers.schedules.LearningRateSchedule):
+    """A weight ramped up along exp(-5 (1 - t)^2), t = min(step / rampup_steps, 1).
+
+    The ramp-up of temporal ensembling (Laine and Aila, ICLR 2017), which
+    OKDDip uses per epoch over R = 80 epochs; here it is per optimizer step
+    (R epochs are `R * steps_per_epoch` steps). A Keras schedule, so any
+    method weight that accepts a schedule accepts it.
+
+    Args:
+        rampup_steps: steps to reach `value`; a positive integer.
+        value: the final weight. Defaults to 1.0.
+    """
+
+    def __init__(self, rampup_steps, value=1.0):
+        self.rampup_steps = validation.check_positive_int("rampup_steps", rampup_steps, owner="SigmoidRampUp")
+        self.value = validation.check_non_negative_number("value", value, owner="SigmoidRampUp")
+
+    def __call__(self, step):
+        return self.value * sigmoid_rampup(step, self.rampup_steps)
+
+    def get_config(self):
+        return {"rampup_steps": self.rampup_steps, "value": self.value}
+
+
+def check_weight(name, weight, *, owner):
+    """A weight >= 0 or a Keras schedule of the step (`LearningRateSchedule` or callable)."""
+    if isinstance(weight, keras.optimizers.schedules.LearningRateSchedule):
+        return weight
+    return validation.check_non_negative_number(name, weight, owner=owner)
+
+
+def weight_at(weight, step):
+    """The value of a `check_weight` weight at optimizer step `step`, as a float32 tensor."""
+    if isinstance(weight, keras.optimizers.schedules.LearningRateSchedule):
+        return ops.cast(weight(step), "float32")
+    return ops.convert_to_tensor(weight, "float32")

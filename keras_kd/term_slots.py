@@ -106,8 +106,9 @@ def build_slots(terms, names, weights, sources, teacher_taps, student_tap):
 def evaluate_terms(slots, teacher, student, *, y, sample_weight, training):
     """Every term on `teacher` and `student` (`taps.ModelOutputs`).
 
-    `teacher` is the teacher's `ModelOutputs`, or, for slots with a source,
-    a dict of them keyed by source.
+    `teacher` is the teacher's `ModelOutputs` (`None` without a teacher:
+    terms then receive `None` as the teacher's outputs), or, for slots with
+    a source, a dict of them keyed by source.
 
     Returns:
         `(weighted_sum, {name: value})`, float32 scalars.
@@ -116,7 +117,7 @@ def evaluate_terms(slots, teacher, student, *, y, sample_weight, training):
     weighted = None
     for slot in slots:
         outputs = teacher if slot.source is None else teacher[slot.source]
-        teacher_value = outputs.select(slot.term.teacher_layer_name)
+        teacher_value = None if outputs is None else outputs.select(slot.term.teacher_layer_name)
         student_value = student.select(slot.term.student_layer_name)
         if slot.connector is not None:
             student_value = slot.connector(student_value, training=training)
@@ -132,4 +133,4 @@ def evaluate_terms(slots, teacher, student, *, y, sample_weight, training):
         values[slot.name] = ops.cast(value, "float32")
         term_weighted = values[slot.name] * slot.weight
         weighted = term_weighted if weighted is None else weighted + term_weighted
-    return weighted, values
+    return (ops.zeros((), "float32") if weighted is None else weighted), values

@@ -220,3 +220,44 @@ def dirichlet_uncertainties(z):
     total = -(p * np.log(p)).sum(-1)
     data = -(p * (digamma(alpha + 1) - digamma(alpha_0 + 1))).sum(-1)
     return total, data, total - data
+
+
+# ------------------------------------------------- online and self-distillation
+
+
+def kl_per_sample(p_logits, q_logits, temperature=1.0):
+    """KL(softmax(p/T) || softmax(q/T)) per sample, without T^2."""
+    p = softmax(p_logits, temperature)
+    return (p * (log_softmax(p_logits, temperature) - log_softmax(q_logits, temperature))).sum(-1)
+
+
+def dml(logits, labels, temperature=1.0, weight=1.0, mode="paper"):
+    """Zhang et al. 2018: per peer CE + weight * T^2 * mean (or sum) over others of KL(p_l || p_k)."""
+    count = len(logits)
+    scale = 1.0 / (count - 1) if mode == "paper" else 1.0
+    ce = [sparse_ce_per_sample(labels, z).mean() for z in logits]
+    kl = [
+        scale * sum(temperature**2 * kl_per_sample(logits[l], logits[k], temperature).mean() for l in range(count) if l != k)
+        for k in range(count)
+    ]
+    return ce, kl
+
+
+def okddip_attention(h, w_query, w_key):
+    """Chen et al. 2020: alpha_ab = softmax_b((W_L h_a) . (W_E h_b)); h is (N, P, d)."""
+    q, k = h @ w_query, h @ w_key
+    scores = np.einsum("npd,nqd->npq", q, k)
+    scores = scores - scores.max(-1, keepdims=True)
+    e = np.exp(scores)
+    return e / e.sum(-1, keepdims=True)
+
+
+def tf_kd_reg(logits, labels, a=0.99, tau=20.0, mode="paper"):
+    """Yuan et al. 2020: KL(softmax(p^d / tau) || softmax(z / tau or z)), code mode / K."""
+    k = logits.shape[-1]
+    designed = np.full((len(labels), k), (1 - a) / (k - 1))
+    designed[np.arange(len(labels)), labels] = a
+    target = softmax(designed, tau)
+    log_q = log_softmax(logits, tau if mode == "paper" else 1.0)
+    kl = (target * (np.log(target) - log_q)).sum(-1)
+    return kl / k if mode == "code" else kl

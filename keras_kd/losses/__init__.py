@@ -17,6 +17,8 @@ KD(temperature=4.0, teacher_from_logits=True, student_from_logits=True, name='kd
 - feature ensembles (`feed.py`): FEED (one per teacher: pFEED);
 - ensemble distributions (`dirichlet.py`): EnsembleDistributionDistillation
   (EnD^2) and the Dirichlet uncertainties;
+- teacher-free (`teacher_free.py`): TeacherFreeRegularization (Tf-KD_reg),
+  a hand-made target from the labels, with `teacher=None`;
 - relation-based (`relation.py`): RKD, SimilarityPreserving, PKT,
   CorrelationCongruence, PairwiseAffinity.
 
@@ -53,3 +55,4 @@ from keras_kd.losses.relation import RKD
 from keras_kd.losses.relation import CorrelationCongruence
 from keras_kd.losses.relation import PairwiseAffinity
 from keras_kd.losses.relation import SimilarityPreserving
+from keras_kd.losses.teacher_free import TeacherFreeRegularization

@@ -10,6 +10,8 @@ Distiller calls methods and reads attributes it knows exist:
 - `teacher_layer_name`, `student_layer_name`: the layers whose outputs the
   term compares, or `None` for the models' final outputs;
 - `requires_labels`: whether `compute_loss` needs `y_true`;
+- `requires_teacher`: whether it reads a teacher at all (teacher-free
+  terms, such as Tf-KD's hand-made targets, run with `teacher=None`);
 - `requires_same_output_shape`: on final outputs, whether the teacher's and
   the student's shapes must match (relation terms compare structure within
   each model, so theirs may differ);
@@ -43,6 +45,7 @@ class DistillationTerm(keras.distillation.DistillationLoss):
     teacher_layer_name = None
     student_layer_name = None
     requires_labels = False
+    requires_teacher = True
     requires_same_output_shape = True
     name = None
 

@@ -49,6 +49,7 @@ class NoisyTeacher(DistillationTerm):
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
         self.requires_labels = self.term.requires_labels
+        self.requires_teacher = self.term.requires_teacher
         self.requires_same_output_shape = self.term.requires_same_output_shape
         self.name = f"noisy_{self.term.name}"
 

@@ -7,16 +7,32 @@
   and per-teacher terms;
 - `distill_chain` (`chain.py`): teacher -> assistant(s) -> student (TAKD);
 - `NoisyCollaborationDistiller` (`noisy_collaboration.py`): noisy student
-  inputs, a fickle teacher (dropout on), flipped labels.
+  inputs, a fickle teacher (dropout on), flipped labels;
+- online distillation, no teacher: `MutualDistiller` (`mutual.py`, DML),
+  `OKDDipDistiller` (`okddip.py`), on a `PeerGroup` (`peers.py`);
+- self-distillation: `add_exits`, `exit_model` (`exits.py`) and
+  `MultiExitDistiller` (`multi_exit.py`, MSD / BYOT); generations of one
+  architecture (`generations.py`): `born_again` (BAN, BANE),
+  `sequential_feed` (sFEED), `teacher_free_self` (Tf-KD_self).
 
 By name: `keras_kd.methods.get("multi_teacher")`, `available()`.
 """
 
 from keras_kd.methods.chain import distill_chain
 from keras_kd.methods.dakd import DAKDDistiller
+from keras_kd.methods.exits import add_exits
+from keras_kd.methods.exits import exit_model
+from keras_kd.methods.generations import GenerationsResult
+from keras_kd.methods.generations import born_again
+from keras_kd.methods.generations import sequential_feed
+from keras_kd.methods.generations import teacher_free_self
 from keras_kd.methods.multi_teacher import FromTeacher
 from keras_kd.methods.multi_teacher import MultiTeacherDistiller
 from keras_kd.methods.multi_teacher import TeacherEnsemble
+from keras_kd.methods.multi_exit import MultiExitDistiller
+from keras_kd.methods.mutual import MutualDistiller
+from keras_kd.methods.okddip import OKDDipDistiller
+from keras_kd.methods.peers import PeerGroup
 from keras_kd.methods.noisy_collaboration import NoisyCollaborationDistiller
 from keras_kd.methods.registry import available
 from keras_kd.methods.registry import get

@@ -126,6 +126,7 @@ class FromTeacher(DistillationTerm):
         self.teacher_layer_name = self.term.teacher_layer_name
         self.student_layer_name = self.term.student_layer_name
         self.requires_labels = self.term.requires_labels
+        self.requires_teacher = self.term.requires_teacher
         self.requires_same_output_shape = self.term.requires_same_output_shape
         self.name = f"{self.term.name}_teacher{teacher}"
 

@@ -184,5 +184,5 @@ def test_methods_are_named_in_a_registry():
     assert methods.get("multi_teacher") is MultiTeacherDistiller
     assert methods.get("takd") is methods.distill_chain
     assert {"dakd", "multi_teacher", "noisy_collaboration", "takd"} <= set(methods.available())
-    with pytest.raises(ValueError, match=r"Unknown method .ensemble..*Available names: dakd"):
+    with pytest.raises(ValueError, match=r"Unknown method .ensemble..*Available names: .*dakd"):
         methods.get("ensemble")
