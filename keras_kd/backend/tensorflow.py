@@ -19,6 +19,7 @@ import re
 import tensorflow as tf
 
 _MARKER = "@@keras_kd@@"
+_SETUP_MARKER = "@@keras_kd_setup@@"  # a step stopped by a setup mistake (e.g. a missing callback)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -100,10 +101,13 @@ def _check_finite(distiller, result, losses):
 
 @contextlib.contextmanager
 def translate_errors():
-    """Re-raises the step's non-finite assertion as a `NonFiniteLossError`."""
+    """Re-raises the step's non-finite assertion as a `NonFiniteLossError`, a setup check as a `ValueError`."""
     try:
         yield
     except tf.errors.InvalidArgumentError as e:
+        setup = re.search(f"{_SETUP_MARKER}(.*?){_SETUP_MARKER}", str(e), flags=re.S)
+        if setup is not None:
+            raise ValueError(setup.group(1)) from None
         found = re.search(f"{_MARKER}(.*?){_MARKER}", str(e), flags=re.S)
         if found is None:
             raise
@@ -148,3 +152,12 @@ def logs_for_reduction(logs, strategy):
     if not is_multi_worker(strategy):
         return logs
     return {name: tf.expand_dims(value, 0) for name, value in logs.items()}
+
+
+def require_started(step, inputs, message):
+    """`inputs`, after checking that a counter `step` is >= 0 (stops the step with `message` otherwise)."""
+    check = tf.debugging.assert_greater_equal(
+        step, tf.constant(0, step.dtype), message=f"{_SETUP_MARKER}{message}{_SETUP_MARKER}"
+    )
+    with tf.control_dependencies([check]):
+        return tf.nest.map_structure(tf.identity, inputs)
