@@ -104,6 +104,17 @@ def _export(args):
     return 0
 
 
+def _positive_int(text):
+    """argparse type: an integer >= 1, refused at parse time (before any work)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def _print_registry(names, get):
     for name in names:
         obj = get(name)
@@ -184,8 +195,8 @@ def build_parser():
         help="variant to export besides float32 (default: all)",
     )
     export.add_argument("--data", default="fashion_mnist", help="'fashion_mnist' or an .npz with x_train, x_test, y_test")
-    export.add_argument("--calibration-samples", type=int, default=500, help="int8 calibration samples (default 500)")
-    export.add_argument("--threads", type=int, default=1, help="interpreter threads for latency (default 1)")
+    export.add_argument("--calibration-samples", type=_positive_int, default=500, help="int8 calibration samples (default 500)")
+    export.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads for latency (default 1)")
     export.add_argument("--no-xnnpack", action="store_true", help="time without the XNNPACK delegate")
     export.add_argument("--out", help="output directory (default: MODEL_export/)")
     export.add_argument("--overwrite", action="store_true", help="replace existing .tflite files")

@@ -86,6 +86,18 @@ def test_export_command_explains_bad_data(tmp_path, capsys):
     assert "No model at" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--calibration-samples", "--threads"])
+@pytest.mark.parametrize("value", ["-5", "0", "two"])
+def test_export_command_refuses_non_positive_counts_before_converting(tmp_path, capsys, flag, value):
+    model_path = tmp_path / "tiny.keras"
+    model_path.write_bytes(b"")  # never read: the flags are refused first
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["export", str(model_path), flag, value, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_demo_rejects_an_unknown_augment_preset(capsys):
     with pytest.raises(SystemExit):
         cli.main(["demo", "--augment", "heavy"])

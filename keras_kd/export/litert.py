@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from keras_kd import validation
+
 
 def _interpreter_module():
     try:
@@ -103,10 +105,25 @@ def predict_tflite(model, x, *, batch_size=256, num_threads=None, xnnpack=True):
     return np.concatenate(outputs)
 
 
+def check_labels(x, y, *, owner):
+    """Raises unless `y` holds one integer label per sample of `x`."""
+    labels = np.asarray(y)
+    count = len(x)
+    if labels.ndim > 1 and labels.shape[-1] == 1:
+        labels = labels.reshape(-1)
+    if labels.ndim != 1 or len(labels) != count:
+        raise ValueError(
+            f"{owner}: needs one integer label per input. Received: {count} inputs and labels of "
+            f"shape {np.shape(y)}. Pass y with shape ({count},) (one-hot labels: y.argmax(-1))."
+        )
+    return labels
+
+
 def evaluate_tflite(model, x, y, *, batch_size=256, num_threads=None, xnnpack=True):
     """Top-1 accuracy of a `.tflite` classifier on `(x, y)` (integer labels)."""
+    labels = check_labels(x, y, owner="evaluate_tflite")
     predictions = predict_tflite(model, x, batch_size=batch_size, num_threads=num_threads, xnnpack=xnnpack)
-    return float(np.mean(np.argmax(predictions, axis=-1) == np.asarray(y).reshape(-1)))
+    return float(np.mean(np.argmax(predictions, axis=-1) == labels))
 
 
 def benchmark_tflite(model, *, threads=1, runs=200, warmup=20, xnnpack=True, sample=None):
@@ -124,6 +141,7 @@ def benchmark_tflite(model, *, threads=1, runs=200, warmup=20, xnnpack=True, sam
     Returns:
         `{"median_ms", "p90_ms", "size_kb", "threads", "xnnpack"}`.
     """
+    validation.check_positive_int("threads", threads, owner="benchmark_tflite")
     interpreter = make_interpreter(model, num_threads=threads, xnnpack=xnnpack)
     detail = interpreter.get_input_details()[0]
     shape = (1, *detail["shape"][1:])

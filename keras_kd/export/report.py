@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from keras_kd import reporting
+from keras_kd import validation
 from keras_kd.export import litert
 from keras_kd.export.tflite import to_tflite
 
@@ -72,20 +73,26 @@ def export_report(
     from keras_kd.export.tflite import plain_model
 
     model = plain_model(model)
+    # Every argument is checked before the first conversion writes a file.
+    validation.check_positive_int("threads", threads, owner="export_report")
+    labels = litert.check_labels(x_test, y_test, owner="export_report")
+    paths = [os.path.join(out_dir, f"{name}_{variant}.tflite") for variant in variants]
+    existing = [p for p in paths if os.path.exists(p)]
+    if existing and not overwrite:
+        raise FileExistsError(f"export_report: refusing to overwrite {existing}. Pass overwrite=True, or choose another out_dir.")
     os.makedirs(out_dir, exist_ok=True)
     keras_logits = model.predict(x_test, batch_size=512, verbose=0)
     keras_pred = np.argmax(keras_logits, axis=-1)
-    keras_accuracy = float(np.mean(keras_pred == np.asarray(y_test)))
+    keras_accuracy = float(np.mean(keras_pred == labels))
     rows = []
-    for variant in variants:
-        path = os.path.join(out_dir, f"{name}_{variant}.tflite")
+    for variant, path in zip(variants, paths):
         to_tflite(
             model, path, quantization=VARIANTS[variant],
             representative_data=representative_data if variant == "int8" else None,
             overwrite=overwrite,
         )  # fmt: skip
         predictions = litert.predict_tflite(path, x_test)
-        accuracy = float(np.mean(np.argmax(predictions, -1) == np.asarray(y_test)))
+        accuracy = float(np.mean(np.argmax(predictions, -1) == labels))
         timing = litert.benchmark_tflite(path, threads=threads, xnnpack=xnnpack, sample=x_test[0])
         dtypes = litert.tensor_dtypes(path)
         rows.append({

@@ -115,6 +115,24 @@ def _first_tensor(element):
     return element
 
 
+def _matches(shape, input_shape):
+    """Whether a sample shape fits the model's input shape (`None` matches any size)."""
+    return len(shape) == len(input_shape) and all(d is None or d == s for d, s in zip(input_shape, shape))
+
+
+def _as_batch(array, input_shape):
+    """`array` as a batch for `input_shape`: a single sample gets a batch axis, and
+    a missing trailing channel axis of size 1 is added ((N, 28, 28) for (28, 28, 1))."""
+    if _matches(array.shape, input_shape):
+        return array[None]
+    channel_missing = len(input_shape) >= 2 and input_shape[-1] == 1
+    if channel_missing and _matches(array.shape + (1,), input_shape):
+        return array[None, ..., None]
+    if channel_missing and _matches(array.shape[1:] + (1,), input_shape):
+        return array[..., None]
+    return array
+
+
 def representative_samples(data, input_shape, steps):
     """Up to `steps` float32 samples of shape `(1, *input_shape)`.
 
@@ -126,8 +144,9 @@ def representative_samples(data, input_shape, steps):
         steps: the number of samples wanted.
 
     Returns:
-        A list of arrays. Raises when the data is empty or its shape does not
-        match the model's input.
+        A list of arrays. A missing channel axis of size 1 is added (images
+        `(N, 28, 28)` for a `(28, 28, 1)` input); any other shape that does
+        not match the model's input, or empty data, raises.
     """
     import tensorflow as tf
 
@@ -139,10 +158,8 @@ def representative_samples(data, input_shape, steps):
         data = iter([data])
     samples = []
     for element in data:
-        batch = np.asarray(_first_tensor(element), dtype=np.float32)
-        if batch.shape == tuple(input_shape):
-            batch = batch[None]
-        if batch.shape[1:] != tuple(d if d is not None else s for d, s in zip(input_shape, batch.shape[1:])):
+        batch = _as_batch(np.asarray(_first_tensor(element), dtype=np.float32), tuple(input_shape))
+        if not _matches(batch.shape[1:], input_shape):
             raise ValueError(
                 f"Representative data does not match the model's input. Received: "
                 f"samples of shape {batch.shape[1:]} (batch {batch.shape}), "

@@ -235,3 +235,33 @@ def test_converter_chatter_is_silenced(trained, capfd):
     export.to_tflite(trained[0], quantization=None)
     out, err = capfd.readouterr()
     assert "TensorSpec" not in out and "SavedModel" not in err
+
+
+def test_calibration_images_without_the_channel_axis_get_it():
+    shape = (16, 16, 1)
+    images = np.random.default_rng(0).uniform(0, 255, (6, 16, 16)).astype("float32")
+    got = tflite.representative_samples(images, shape, steps=10)
+    want = tflite.representative_samples(images[..., None], shape, steps=10)
+    assert len(got) == 6 and all(g.shape == (1, 16, 16, 1) for g in got)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert tflite.representative_samples(images[0], shape, steps=10)[0].shape == (1, 16, 16, 1)
+    for bad in (np.zeros((4, 16, 16, 3), "float32"), np.zeros((4, 16), "float32"), np.zeros((4, 16, 16, 1, 1), "float32")):
+        with pytest.raises(ValueError, match="does not match the model's input"):
+            tflite.representative_samples(bad, shape, steps=10)
+
+
+def test_bad_labels_and_threads_fail_before_any_file_is_written(trained, tmp_path):
+    model, x, y = trained
+    path = str(tmp_path / "m.tflite")
+    export.to_tflite(model, path, quantization=None)
+    with pytest.raises(ValueError, match=r"one integer label per input.*64 inputs and labels of shape \(63,\)"):
+        export.evaluate_tflite(path, x[:64], y[:63])
+    with pytest.raises(ValueError, match="threads"):
+        export.benchmark_tflite(path, threads=0)
+    out = tmp_path / "report"
+    with pytest.raises(ValueError, match="threads"):
+        export.export_report(model, str(out), x[:32], y[:32], variants=["float32"], threads=0)
+    with pytest.raises(ValueError, match="one integer label per input"):
+        export.export_report(model, str(out), x[:32], y[:31], variants=["float32"])
+    assert not out.exists()
