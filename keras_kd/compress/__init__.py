@@ -1,9 +1,11 @@
-"""Compression for Keras 3, guided by the teacher: magnitude pruning (more to come).
+"""Compression for Keras 3, guided by the teacher: QAT and magnitude pruning.
 
 tfmot's names and arguments, so Keras 2 code migrates by changing the
-import: `prune_low_magnitude`, `ConstantSparsity`, `PolynomialDecay`,
-`UpdatePruningStep`, `strip_pruning`. A pruned student trains in a
-`keras_kd.Distiller` like any student (pass `UpdatePruningStep()` to `fit`).
+import: `quantize_model` (quantization-aware training, `quantize.py`),
+`prune_low_magnitude`, `ConstantSparsity`, `PolynomialDecay`,
+`UpdatePruningStep`, `strip_pruning` (`pruning.py`). A QAT or pruned
+student trains in a `keras_kd.Distiller` like any student (pruning needs
+`UpdatePruningStep()` in `fit`'s callbacks).
 """
 
 from keras_kd.compress.pruning import PruneLowMagnitude
@@ -14,5 +16,9 @@ from keras_kd.compress.pruning import strip_pruning
 from keras_kd.compress.pruning_schedule import ConstantSparsity
 from keras_kd.compress.pruning_schedule import PolynomialDecay
 from keras_kd.compress.pruning_schedule import PruningSchedule
+from keras_kd.compress.quantize import is_quantized
+from keras_kd.compress.quantize import quantize_model
+from keras_kd.compress.quantizers import ActivationQuantizer
+from keras_kd.compress.quantizers import QuantizeWrapper
 from keras_kd.compress.sparsity import gzipped_size
 from keras_kd.compress.sparsity import model_sparsity

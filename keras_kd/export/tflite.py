@@ -66,6 +66,12 @@ def plain_model(model):
     return model
 
 
+def _is_quantization_aware(model):
+    from keras_kd.compress.quantize import is_quantized
+
+    return is_quantized(model)
+
+
 def _input_shape(model):
     inputs = getattr(model, "inputs", None)
     if not inputs:
@@ -242,8 +248,9 @@ def to_tflite(
             `None` (return the bytes only).
         quantization: one of `QUANTIZATION_MODES`. Defaults to `"int8"`.
         representative_data: calibration inputs for `"int8"` (array, dataset,
-            generator or callable), preprocessed as in training. Defaults to
-            `None`.
+            generator or callable), preprocessed as in training; not needed
+            (and not used) for a model from `keras_kd.compress.quantize_model`,
+            whose ranges come from training. Defaults to `None`.
         calibration_steps: calibration samples used (100 to 500 is the
             documented range). Defaults to 200.
         io_dtype: `"int8"`, `"uint8"` or `"float32"` input/output for
@@ -273,7 +280,14 @@ def to_tflite(
     validation.check_positive_int("calibration_steps", calibration_steps, owner="to_tflite")
     input_shape = _input_shape(model)
     samples = None
-    if quantization == "int8":
+    trained_ranges = quantization == "int8" and _is_quantization_aware(model)
+    if trained_ranges and representative_data is not None:
+        warnings.warn(
+            "to_tflite: the model was trained with quantization-aware training; its "
+            "int8 ranges come from training, so representative_data is not used.",
+            stacklevel=2,
+        )
+    if quantization == "int8" and not trained_ranges:
         if representative_data is None:
             raise ValueError(
                 "quantization='int8' needs representative_data to calibrate "
@@ -287,8 +301,11 @@ def to_tflite(
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantization == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([s] for s in samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if trained_ranges:  # QAT: the ranges are in the fake-quant ops (TFLITE_BUILTINS_INT8 asks for data)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        else:
+            converter.representative_dataset = lambda: ([s] for s in samples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io_dtype]
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
@@ -300,7 +317,9 @@ def to_tflite(
         elif quantization == "dynamic":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
     try:
-        with _quiet_converter() as captured:
+        with _quiet_converter() as captured, warnings.catch_warnings():
+            # Asked of int8 inputs converted from a graph; the input's scale comes from calibration or QAT.
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
             flatbuffer = converter.convert()
     except Exception as error:  # ConverterError and friends
         _conversion_error(error, model, captured.get("stderr", ""))
