@@ -3,11 +3,14 @@
 tfmot's names and arguments, so Keras 2 code migrates by changing the
 import: `quantize_model` (quantization-aware training, `quantize.py`),
 `prune_low_magnitude`, `ConstantSparsity`, `PolynomialDecay`,
-`UpdatePruningStep`, `strip_pruning` (`pruning.py`). A QAT or pruned
+`UpdatePruningStep`, `strip_pruning` (`pruning.py`). Beyond tfmot:
+`prune_channels` removes whole filters (`channel_pruning.py`). A QAT or pruned
 student trains in a `keras_kd.Distiller` like any student (pruning needs
 `UpdatePruningStep()` in `fit`'s callbacks).
 """
 
+from keras_kd.compress.channel_pruning import prunable_layers
+from keras_kd.compress.channel_pruning import prune_channels
 from keras_kd.compress.pruning import PruneLowMagnitude
 from keras_kd.compress.pruning import UpdatePruningStep
 from keras_kd.compress.pruning import prune_low_magnitude
