@@ -189,8 +189,9 @@ def prune_channels(model, fraction, *, criterion="l1"):
         new_weights[layer.name], new_configs[layer.name] = weights, config
         kept_out[layer.name] = out
     pruned = keras.models.clone_model(
-        model, clone_function=lambda layer: layer.__class__.from_config(new_configs[layer.name])
+        model, clone_function=lambda layer: layer.__class__.from_config(new_configs.get(layer.name, layer.get_config()))
     )
     for layer in pruned.layers:
-        layer.set_weights(new_weights[layer.name])
+        if new_weights.get(layer.name):
+            layer.set_weights(new_weights[layer.name])
     return pruned, selected
