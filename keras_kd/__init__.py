@@ -4,6 +4,7 @@ The public API is what this module re-exports.
 """
 
 from keras_kd import augment
+from keras_kd import compress
 from keras_kd import connectors
 from keras_kd import datasets
 from keras_kd import export

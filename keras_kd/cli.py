@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+from keras_kd.export import modes as export_modes
+
 
 def _read_demo_config(path):
     """The DemoConfig fields of a JSON file, checked by name."""
@@ -89,8 +91,11 @@ def _export(args):
     if not os.path.exists(args.model):
         raise FileNotFoundError(f"No model at {args.model!r}. Pass a .keras file saved with model.save().")
     model = keras.saving.load_model(args.model)
+    if hasattr(model, "student") and hasattr(model, "teacher"):
+        print(f"{args.model} holds a distiller; exporting its student {model.student.name!r}.")
+        model = model.student
     x_calibration, x_test, y_test = _load_export_data(args.data)
-    variants = ["float32", "float16", "dynamic", "int8"] if args.quantization == "all" else (
+    variants = list(export_modes.MODES) if args.quantization == "all" else (
         ["float32", args.quantization] if args.quantization != "float32" else ["float32"]
     )
     out_dir = args.out or os.path.splitext(args.model)[0] + "_export"
@@ -191,7 +196,7 @@ def build_parser():
     )
     export.add_argument("model", help="a .keras file")
     export.add_argument(
-        "--quantization", default="all", choices=["all", "float32", "float16", "dynamic", "int8"],
+        "--quantization", default="all", choices=["all", *export_modes.MODES],
         help="variant to export besides float32 (default: all)",
     )
     export.add_argument("--data", default="fashion_mnist", help="'fashion_mnist' or an .npz with x_train, x_test, y_test")

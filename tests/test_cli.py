@@ -163,3 +163,24 @@ def test_demo_config_file_errors(tmp_path, capsys):
     not_json.write_text("student_epochs: 3")
     assert cli.main(["demo", "--config", str(not_json)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_export_command_exports_a_saved_distillers_student(tmp_path, capsys):
+    import keras
+
+    import keras_kd
+
+    def tiny(width, name):
+        inputs = keras.Input((28, 28, 1))
+        x = keras.layers.Conv2D(width, 3, strides=4, activation="relu")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(x)), name=name)
+
+    distiller = keras_kd.Distiller(tiny(4, "teacher"), tiny(2, "tiny_student"))
+    model_path = str(tmp_path / "distiller.keras")
+    distiller.save(model_path)
+    rng = np.random.default_rng(0)
+    data = str(tmp_path / "data.npz")
+    np.savez(data, x_train=rng.uniform(0, 1, (16, 28, 28, 1)).astype("float32"),
+             x_test=rng.uniform(0, 1, (16, 28, 28, 1)).astype("float32"), y_test=rng.integers(0, 10, 16))
+    assert cli.main(["export", model_path, "--quantization", "float32", "--data", data]) == 0
+    assert "holds a distiller; exporting its student 'tiny_student'" in capsys.readouterr().out

@@ -212,3 +212,25 @@ def tensor_dtypes(model):
         "output": np.dtype(interpreter.get_output_details()[0]["dtype"]).name,
         "ops": sorted({op["op_name"] for op in ops}),
     }
+
+
+def op_names(model):
+    """The model's op names, in execution order."""
+    interpreter = make_interpreter(model, xnnpack=False)
+    interpreter.allocate_tensors()
+    return [op["op_name"] for op in interpreter._get_ops_details()]  # no public equivalent in LiteRT 2.3
+
+
+def weight_bytes(model):
+    """Bytes of the constant tensors (weights, biases, quantization-free constants)."""
+    interpreter = make_interpreter(model, xnnpack=False)
+    interpreter.allocate_tensors()
+    ops = interpreter._get_ops_details()
+    produced = {i for op in ops for i in op["outputs"]}
+    consumed = {i for op in ops for i in op["inputs"] if i >= 0}
+    inputs = {d["index"] for d in interpreter.get_input_details()}
+    constants = consumed - produced - inputs
+    return sum(
+        int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize
+        for d in interpreter.get_tensor_details() if d["index"] in constants
+    )  # fmt: skip

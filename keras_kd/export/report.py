@@ -4,12 +4,13 @@ import os
 
 import numpy as np
 
-from keras_kd import reporting
+from keras_kd import files
 from keras_kd import validation
 from keras_kd.export import litert
+from keras_kd.export import modes
 from keras_kd.export.tflite import to_tflite
 
-VARIANTS = {"float32": None, "float16": "float16", "dynamic": "dynamic", "int8": "int8"}
+VARIANTS = tuple(modes.MODES)
 
 TABLE_COLUMNS = [
     ("variant", "variant", "{}"),
@@ -40,7 +41,7 @@ def export_report(
     y_test,
     *,
     representative_data=None,
-    variants=("float32", "float16", "dynamic", "int8"),
+    variants=VARIANTS,
     threads=1,
     xnnpack=True,
     name="student",
@@ -50,7 +51,7 @@ def export_report(
     """Exports `model` in each variant and measures it against Keras.
 
     Args:
-        model: a Keras model (a Distiller exports its student).
+        model: the Keras model that ships (for a Distiller, its `student`).
         out_dir: where the `.tflite` files and `export_report.json` go.
         x_test, y_test: evaluation inputs (preprocessed as in training) and
             integer labels.
@@ -72,7 +73,7 @@ def export_report(
         raise ValueError(f"Unknown export variants {unknown}. Valid: {', '.join(VARIANTS)}.")
     from keras_kd.export.tflite import plain_model
 
-    model = plain_model(model)
+    model = plain_model(model, owner="export_report")
     # Every argument is checked before the first conversion writes a file.
     validation.check_positive_int("threads", threads, owner="export_report")
     labels = litert.check_labels(x_test, y_test, owner="export_report")
@@ -87,8 +88,8 @@ def export_report(
     rows = []
     for variant, path in zip(variants, paths):
         to_tflite(
-            model, path, quantization=VARIANTS[variant],
-            representative_data=representative_data if variant == "int8" else None,
+            model, path, quantization=variant,
+            representative_data=representative_data if modes.get(variant).needs_data else None,
             overwrite=overwrite,
         )  # fmt: skip
         predictions = litert.predict_tflite(path, x_test)
@@ -106,7 +107,7 @@ def export_report(
     base = next((r["size_kb"] for r in rows if r["variant"] == "float32"), None)
     for row in rows:
         row["size_ratio"] = None if base is None else row["size_kb"] / base
-    table = reporting.format_table(rows, TABLE_COLUMNS)
+    table = files.format_table(rows, TABLE_COLUMNS)
     header = (
         f"Export of {model.name!r}: Keras accuracy {100 * keras_accuracy:.2f}% on "
         f"{len(x_test)} samples; latency per sample at batch 1, {threads} thread(s), "
@@ -116,6 +117,6 @@ def export_report(
         "model": model.name, "keras_accuracy": keras_accuracy, "threads": threads,
         "xnnpack": xnnpack, "variants": rows, "table": header + "\n" + table,
     }  # fmt: skip
-    reporting.write_json(os.path.join(out_dir, "export_report.json"), report)
+    files.write_json(os.path.join(out_dir, "export_report.json"), report)
     log(report["table"])
     return report

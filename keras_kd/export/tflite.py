@@ -6,14 +6,9 @@ the identity in the exported graph; converts it with builtin ops only, so an
 op LiteRT cannot run fails here, by name, rather than on the device; and
 writes the file atomically.
 
-Quantization modes (`QUANTIZATION_MODES`):
-
-| mode        | weights | activations | input / output         | needs data |
-|-------------|---------|-------------|------------------------|------------|
-| `None`      | float32 | float32     | float32                | no         |
-| `"float16"` | float16 | float32     | float32                | no         |
-| `"dynamic"` | int8    | float32 (int8 matmuls at run time) | float32 | no |
-| `"int8"`    | int8 (biases int32) | int8 | int8 (or float32) | yes        |
+Quantization modes: `keras_kd.export.modes.MODES` (one table; see
+`modes.modes_table()` and the README): `"float32"` (or `None`),
+`"float16"`, `"dynamic"` and `"int8"`.
 
 For `"int8"`, the input scale and zero point come from the calibration data.
 The reference models rescale raw pixels inside (`Rescaling(1/255)`), so
@@ -33,35 +28,27 @@ import keras
 import numpy as np
 
 from keras_kd import validation
-from keras_kd.reporting import write_atomic
+from keras_kd.export import modes
+from keras_kd.files import write_atomic
 
-QUANTIZATION_MODES = (None, "float16", "dynamic", "int8")
+QUANTIZATION_MODES = (None, *modes.MODES)
 IO_DTYPES = ("int8", "uint8", "float32")
 DEFAULT_CALIBRATION_STEPS = 200
 
 
-def plain_model(model):
-    """The model to export: `model` itself, or a Distiller's student (with a warning)."""
-    from keras_kd.distiller import Distiller
-
-    if isinstance(model, Distiller):
-        warnings.warn(
-            "to_tflite received a Distiller; exporting its student (the teacher "
-            "and any connectors are training-time helpers and are not exported).",
-            stacklevel=3,
-        )
-        return model.student
-    if isinstance(model, keras.distillation.Distiller):
-        warnings.warn(
-            "to_tflite received a keras.distillation.Distiller; exporting its student.",
-            stacklevel=3,
-        )
-        return model.student
+def plain_model(model, owner="to_tflite"):
+    """`model`, checked to be a plain `keras.Model` (not a Distiller: export its student)."""
     if not isinstance(model, keras.Model):
         raise TypeError(
-            f"to_tflite exports a keras.Model. Received: model={model!r} "
+            f"{owner} exports a keras.Model. Received: model={model!r} "
             f"(of type {type(model).__name__}). Load it first, e.g. "
             f"keras.saving.load_model('student.keras')."
+        )
+    if hasattr(model, "student") and hasattr(model, "teacher"):
+        raise TypeError(
+            f"{owner} exports the model that ships, and received a distiller "
+            f"({type(model).__name__} {model.name!r}) holding a teacher and a student. "
+            f"Export its student: {owner}(distiller.student, ...)."
         )
     return model
 
@@ -89,18 +76,14 @@ def _input_shape(model):
 
 
 def _check_mode(quantization, io_dtype):
-    if quantization not in QUANTIZATION_MODES:
-        raise ValueError(
-            f"Unknown quantization mode. Received: quantization={quantization!r}. "
-            f"Valid modes: {', '.join(repr(m) for m in QUANTIZATION_MODES)}."
-        )
+    mode = modes.get(quantization)
     if io_dtype is None:
-        return "int8" if quantization == "int8" else "float32"
+        return "int8" if mode.integer_only else "float32"
     if io_dtype not in IO_DTYPES:
         raise ValueError(
             f"Unknown io_dtype. Received: io_dtype={io_dtype!r}. Valid: {', '.join(IO_DTYPES)}."
         )
-    if io_dtype != "float32" and quantization != "int8":
+    if io_dtype != "float32" and not mode.integer_only:
         raise ValueError(
             f"Integer input/output needs full-integer quantization. Received: "
             f"io_dtype={io_dtype!r} with quantization={quantization!r}. Use "
@@ -242,11 +225,12 @@ def to_tflite(
     """Converts a Keras model to a LiteRT flatbuffer, optionally quantized.
 
     Args:
-        model: a `keras.Model` (a `Distiller` exports its student, with a
-            warning).
+        model: the `keras.Model` that ships (for a Distiller, its
+            `student`).
         path: where to write the `.tflite` file, atomically. Defaults to
             `None` (return the bytes only).
-        quantization: one of `QUANTIZATION_MODES`. Defaults to `"int8"`.
+        quantization: a mode of `keras_kd.export.modes.MODES` (`None` is
+            `"float32"`). Defaults to `"int8"`.
         representative_data: calibration inputs for `"int8"` (array, dataset,
             generator or callable), preprocessed as in training; not needed
             (and not used) for a model from `keras_kd.compress.quantize_model`,
@@ -271,6 +255,7 @@ def to_tflite(
     import tensorflow as tf
 
     model = plain_model(model)
+    mode = modes.get(quantization)
     io_dtype = _check_mode(quantization, io_dtype)
     if path is not None and os.path.exists(path) and not overwrite:
         raise FileExistsError(
@@ -280,42 +265,34 @@ def to_tflite(
     validation.check_positive_int("calibration_steps", calibration_steps, owner="to_tflite")
     input_shape = _input_shape(model)
     samples = None
-    trained_ranges = quantization == "int8" and _is_quantization_aware(model)
+    trained_ranges = mode.needs_data and _is_quantization_aware(model)
     if trained_ranges and representative_data is not None:
         warnings.warn(
             "to_tflite: the model was trained with quantization-aware training; its "
             "int8 ranges come from training, so representative_data is not used.",
             stacklevel=2,
         )
-    if quantization == "int8" and not trained_ranges:
+    if mode.needs_data and not trained_ranges:
         if representative_data is None:
             raise ValueError(
                 "quantization='int8' needs representative_data to calibrate "
                 "activation ranges. Pass 100 to 500 training inputs, "
                 "preprocessed as in training (e.g. representative_data=x_train[:500]), "
+                "train the model with keras_kd.compress.quantize_model (QAT), "
                 "or use quantization='dynamic', which needs none."
             )
         samples = representative_samples(representative_data, input_shape, calibration_steps)
 
     # from_keras_model traces model(x, training=False): random layers off.
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if quantization == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if trained_ranges:  # QAT: the ranges are in the fake-quant ops (TFLITE_BUILTINS_INT8 asks for data)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        else:
+    mode.configure(converter, tf)
+    if mode.integer_only:
+        if not trained_ranges:  # QAT models carry their ranges in fake-quant ops instead
             converter.representative_dataset = lambda: ([s] for s in samples)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         io_type = {"int8": tf.int8, "uint8": tf.uint8, "float32": tf.float32}[io_dtype]
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
-    else:
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if quantization == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif quantization == "dynamic":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
     try:
         with _quiet_converter() as captured, warnings.catch_warnings():
             # Asked of int8 inputs converted from a graph; the input's scale comes from calibration or QAT.

@@ -109,12 +109,13 @@ def test_augmentation_layers_are_bypassed_in_the_export():
     np.testing.assert_allclose(first, model(x[:32], training=False), rtol=1e-3, atol=1e-3)
 
 
-def test_distiller_exports_its_student(trained):
+def test_a_distiller_is_refused_with_the_way_to_export_its_student(trained, tmp_path):
     model, x, _ = trained
-    teacher = _small_cnn()
-    distiller = keras_kd.Distiller(teacher, model)
-    with pytest.warns(UserWarning, match="exporting its student"):
-        flatbuffer = export.to_tflite(distiller, quantization=None)
+    distiller = keras_kd.Distiller(_small_cnn(), model)
+    with pytest.raises(TypeError, match=r"Export its student: to_tflite\(distiller.student"):
+        export.to_tflite(distiller, str(tmp_path / "m.tflite"), quantization=None)
+    assert not (tmp_path / "m.tflite").exists()
+    flatbuffer = export.to_tflite(distiller.student, quantization=None)
     np.testing.assert_allclose(export.predict_tflite(flatbuffer, x[:8]), model.predict(x[:8], verbose=0), rtol=1e-3, atol=1e-3)
 
 
@@ -265,3 +266,33 @@ def test_bad_labels_and_threads_fail_before_any_file_is_written(trained, tmp_pat
     with pytest.raises(ValueError, match="one integer label per input"):
         export.export_report(model, str(out), x[:32], y[:31], variants=["float32"])
     assert not out.exists()
+
+
+def test_the_device_report_lists_ops_and_estimates_the_arena(trained, tmp_path):
+    model, x, _ = trained
+    path = str(tmp_path / "m.tflite")
+    export.to_tflite(model, path, quantization="int8", representative_data=x[:64])
+    report = export.device_report(path)
+    names = {op["op"] for op in report["ops"]}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= names
+    assert all(op["version"] >= 1 and op["count"] >= 1 for op in report["ops"])
+    assert report["micro_ready"] and report["not_in_micro"] == []
+    # The arena holds at least the largest activation: the 16x16x8 int8 map after the first conv.
+    assert 16 * 16 * 8 <= report["arena_bytes"] < 16 * 16 * 8 * 4
+    assert 0 < report["weights_bytes"] < report["size_bytes"]
+
+
+def test_arena_follows_the_live_ranges_of_a_chain():
+    inputs = keras.Input((10,))
+    a = keras.layers.Dense(40, name="a")(inputs)
+    b = keras.layers.Dense(20, name="b")(a)
+    model = keras.Model(inputs, keras.layers.Dense(5, name="c")(b))
+    flatbuffer = export.to_tflite(model, quantization=None)
+    # float32 at batch 1: step a holds in+a (10+40), step b a+b (40+20), step c b+c (20+5): peak 60 floats.
+    assert export.device_report(flatbuffer)["arena_bytes"] == 60 * 4
+
+
+def test_the_modes_table_is_the_one_the_readme_shows():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    assert export.modes_table() in readme
+    assert list(export.MODES) == ["float32", "float16", "dynamic", "int8"]
