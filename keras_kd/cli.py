@@ -2,6 +2,7 @@
 
     keras-kd demo [--quick] [--run-dir DIR] [--temperature T] ...
     keras-kd export MODEL.keras --quantization int8 --data fashion_mnist
+    keras-kd compress CONFIG.json  # channel pruning -> pruning -> QAT -> int8
     keras-kd losses            # the registered distillation terms
     keras-kd methods           # the registered methods
 """
@@ -120,6 +121,13 @@ def _positive_int(text):
     return value
 
 
+def _compress(args):
+    from keras_kd.compress import run
+
+    run.run(args.config)
+    return 0
+
+
 def _print_registry(names, get):
     for name in names:
         obj = get(name)
@@ -206,6 +214,13 @@ def build_parser():
     export.add_argument("--out", help="output directory (default: MODEL_export/)")
     export.add_argument("--overwrite", action="store_true", help="replace existing .tflite files")
     export.set_defaults(handler=_export)
+
+    compress = commands.add_parser(
+        "compress", help="prune and quantize a student, the teacher guiding each fine-tune, to int8",
+        description="Runs keras_kd.compress.compress_student from a JSON config (see keras_kd.compress.run).",
+    )  # fmt: skip
+    compress.add_argument("config", help="a JSON file: student, teacher, data, out and CompressConfig fields")
+    compress.set_defaults(handler=_compress)
 
     losses = commands.add_parser("losses", help="list the registered distillation terms")
     losses.set_defaults(handler=_losses)

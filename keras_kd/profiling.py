@@ -10,12 +10,17 @@ def _shape(tensor_or_shape):
 
 
 def _layer_macs(layer):
-    """MACs of one call of `layer` on one sample (batch dimension dropped)."""
+    """MACs of one call of `layer` on one sample (batch dimension dropped).
+
+    A wrapper (pruning, quantization-aware training) counts as the layer it wraps.
+    """
     try:
         in_shape = _shape(layer.input)[1:]
         out_shape = _shape(layer.output)[1:]
     except (AttributeError, ValueError):
         return 0
+    while isinstance(layer, keras.layers.Wrapper):
+        layer = layer.layer
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         k_h, k_w = layer.kernel_size
         return int(np.prod(out_shape[:-1])) * k_h * k_w * out_shape[-1]

@@ -250,3 +250,23 @@ class UpdatePruningStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         for layer in self._layers:
             layer.apply_mask()
+
+
+class PreserveSparsity(keras.callbacks.Callback):
+    """Keeps the exact zeros of every kernel at zero while a model trains further.
+
+    For fine-tuning a pruned and stripped model (e.g. with quantization-aware
+    training): the zeros found when training begins are restored after every
+    batch, so the sparsity survives the optimizer's updates.
+    """
+
+    def on_train_begin(self, logs=None):
+        self._masks = [
+            (v, ops.cast(ops.not_equal(v, 0), v.dtype))
+            for v in self.model.trainable_variables
+            if v.path.endswith("kernel") and bool(ops.any(ops.equal(v, 0)))
+        ]  # fmt: skip
+
+    def on_train_batch_end(self, batch, logs=None):
+        for variable, mask in self._masks:
+            variable.assign(variable * mask)
