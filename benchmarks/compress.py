@@ -27,7 +27,6 @@ Resumable: each finished (row, guided, seed) is appended to `--results`.
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import tempfile
@@ -37,6 +36,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+from jsonl import append_record  # noqa: E402
+from jsonl import load_records  # noqa: E402
 from keras_kd import compress  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import losses  # noqa: E402
@@ -91,13 +92,6 @@ def run_row(row, guided, seed, student, teacher, data, epochs):
     }  # fmt: skip
 
 
-def load_records(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def print_table(records):
     def mean(rows, key):
         return statistics.mean(r[key] for r in rows)
@@ -142,8 +136,7 @@ def main():
                 if (row, guided, seed) in done:
                     continue
                 record = run_row(row, guided, seed, student, teacher, data, epochs)
-                with open(args.results, "a") as f:  # one line per finished row: resumable
-                    f.write(json.dumps(record) + "\n")
+                append_record(args.results, record)
                 print(f"seed {seed} {row} guided={guided}: keras {100 * record['keras_accuracy']:.2f}% "
                       f"int8 {100 * record['int8_accuracy']:.2f}%", flush=True)  # fmt: skip
     print_table(load_records(args.results))

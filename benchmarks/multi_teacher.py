@@ -35,7 +35,6 @@ epoch) from whatever rows exist.
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -45,6 +44,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from jsonl import accuracy_summary  # noqa: E402
+from jsonl import append_record  # noqa: E402
+from jsonl import load_records  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import losses  # noqa: E402
 from keras_kd import schedules  # noqa: E402
@@ -126,35 +128,21 @@ def run_row(row, seed, teachers, data, config, student_config):
             "seconds_per_epoch": seconds / student_config.epochs, **extra}  # fmt: skip
 
 
-def load_records(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def print_table(records):
     by = {(r["row"], r["seed"]): r for r in records}
     seeds = sorted({r["seed"] for r in records})
     print(f"\n{'row':18s} {'test acc % (mean +- std)':>26s} {'seeds':>6s} {'vs scratch':>11s} {'vs kd':>8s} {'s/epoch':>8s}")
     for row in ROWS:
-        mine = [by[(row, s)] for s in seeds if (row, s) in by]
+        mine, mean, std, gains = accuracy_summary(by, row, seeds)
         if not mine:
             continue
-        acc = [100 * r["test_accuracy"] for r in mine]
-        std = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        gains = {}
-        for base in ("scratch", "kd"):
-            paired = [100 * (by[(row, r["seed"])]["test_accuracy"] - by[(base, r["seed"])]["test_accuracy"])
-                      for r in mine if (base, r["seed"]) in by]  # fmt: skip
-            gains[base] = f"{statistics.mean(paired):+.2f}" if paired and row != base else ""
         cost = statistics.mean(r["seconds_per_epoch"] for r in mine)
         note = ""
         if row == "endd":
             note = f"  knowledge-uncertainty AUROC (inverted) {statistics.mean(r['knowledge_auroc_inverted'] for r in mine):.3f}"
         if row == "takd":
             note = f"  assistant {statistics.mean(100 * r['assistant_accuracy'] for r in mine):.2f}%"
-        print(f"{row:18s} {statistics.mean(acc):17.2f} +- {std:4.2f} {len(mine):6d} {gains['scratch']:>11s} "
+        print(f"{row:18s} {mean:17.2f} +- {std:4.2f} {len(mine):6d} {gains['scratch']:>11s} "
               f"{gains['kd']:>8s} {cost:8.1f}{note}")  # fmt: skip
 
 
@@ -184,8 +172,7 @@ def main():
             start = time.perf_counter()
             record = run_row(row, seed, teachers, data, base, student_config)
             record["wall_seconds"] = round(time.perf_counter() - start, 1)
-            with open(args.results, "a") as f:  # one line per finished row: resumable
-                f.write(json.dumps(record) + "\n")
+            append_record(args.results, record)
             print(f"seed {seed} {row}: {100 * record['test_accuracy']:.2f}% ({record['wall_seconds']} s)", flush=True)
     print_table(load_records(args.results))
 

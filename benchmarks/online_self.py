@@ -36,7 +36,6 @@ skipped on the next run; generation 0 is cached under
 """
 
 import argparse
-import json
 import os
 import statistics
 import time
@@ -47,6 +46,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from jsonl import accuracy_summary  # noqa: E402
+from jsonl import append_record  # noqa: E402
+from jsonl import load_records  # noqa: E402
 from keras_kd import Distiller  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import losses  # noqa: E402
@@ -147,13 +149,6 @@ def run_row(row, seed, data, config, quick):
     return {"test_accuracy": result.test_accuracy, "train_seconds": result.train_seconds, **extra}
 
 
-def load_records(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _mean(values):
     return statistics.mean(values) if values else float("nan")
 
@@ -163,15 +158,9 @@ def print_table(records):
     seeds = sorted({r["seed"] for r in records})
     print(f"\n{'row':12s} {'test acc % (mean +- std)':>26s} {'seeds':>6s} {'vs scratch':>11s} {'vs kd':>8s} {'s/epoch':>8s}")
     for row in ROWS:
-        mine = [by[(row, s)] for s in seeds if (row, s) in by]
+        mine, mean, std, gains = accuracy_summary(by, row, seeds)
         if not mine:
             continue
-        acc = [100 * r["test_accuracy"] for r in mine]
-        std = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        gains = {}
-        for base in ("scratch", "kd"):
-            paired = [100 * (r["test_accuracy"] - by[(base, r["seed"])]["test_accuracy"]) for r in mine if (base, r["seed"]) in by]
-            gains[base] = f"{_mean(paired):+.2f}" if paired and row != base else ""
         costs = [r["seconds_per_epoch"] for r in mine if r.get("seconds_per_epoch")]
         note = ""
         for key, label in (("peer_accuracies", "peers"), ("generation_accuracies", "generations"), ("exit_accuracies", "exits")):
@@ -182,7 +171,7 @@ def print_table(records):
             note += f"  BANE {100 * _mean([r['bane_accuracy'] for r in mine]):.2f}"
         if "exit_macs" in mine[0]:
             note += "  MACs " + " / ".join(f"{m / 1e6:.2f}M" for m in mine[0]["exit_macs"])
-        print(f"{row:12s} {_mean(acc):17.2f} +- {std:4.2f} {len(mine):6d} {gains['scratch']:>11s} "
+        print(f"{row:12s} {mean:17.2f} +- {std:4.2f} {len(mine):6d} {gains['scratch']:>11s} "
               f"{gains['kd']:>8s} {_mean(costs):8.1f}{note}")  # fmt: skip
 
 
@@ -190,10 +179,9 @@ def import_kd_rows(results, source):
     """Copies the `kd` rows of the many-teachers benchmark (same student, budget, seeds)."""
     have = {(r["row"], r["seed"]) for r in load_records(results)}
     rows = [dict(r, source=os.path.basename(source)) for r in load_records(source) if r["row"] == "kd"]
-    with open(results, "a") as f:
-        for record in rows:
-            if ("kd", record["seed"]) not in have:
-                f.write(json.dumps(record) + "\n")
+    for record in rows:
+        if ("kd", record["seed"]) not in have:
+            append_record(results, record)
 
 
 def main():
@@ -222,8 +210,7 @@ def main():
             seconds = record.pop("train_seconds")
             record["seconds_per_epoch"] = seconds / config.epochs if seconds is not None else None
             record["wall_seconds"] = round(time.perf_counter() - start, 1)
-            with open(args.results, "a") as f:  # one line per finished row: resumable
-                f.write(json.dumps(record) + "\n")
+            append_record(args.results, record)
             print(f"seed {seed} {row}: {100 * record['test_accuracy']:.2f}% ({record['wall_seconds']} s)", flush=True)
     print_table(load_records(args.results))
 

@@ -27,6 +27,8 @@ import keras
 import numpy as np
 
 from keras_kd import model_checks
+from keras_kd.compress.graph import layer_graph
+from keras_kd.compress.graph import output_layers
 
 L = keras.layers
 CRITERIA = ("l1", "bn_scale")
@@ -36,28 +38,6 @@ CHANNELWISE = (
 )  # fmt: skip
 TARGETS = (L.Conv2D, L.Dense)
 FLATTENING = (L.Flatten, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D)
-
-
-def _graph(model):
-    """`(producers, consumers)`: layer name -> names of the layers it reads / that read it."""
-    producers = {layer.name: [] for layer in model.layers}
-    consumers = {layer.name: [] for layer in model.layers}
-
-    def sources(value):
-        if isinstance(value, dict):
-            if value.get("class_name") == "__keras_tensor__":
-                yield value["config"]["keras_history"][0]
-            for item in value.values():
-                yield from sources(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                yield from sources(item)
-
-    for entry in model.get_config()["layers"]:
-        for source in dict.fromkeys(sources(entry.get("inbound_nodes", []))):
-            producers[entry["name"]].append(source)
-            consumers[source].append(entry["name"])
-    return producers, consumers
 
 
 def _channels_reach_only_targets(name, layers, consumers, outputs):
@@ -82,8 +62,8 @@ def _channels_reach_only_targets(name, layers, consumers, outputs):
 def prunable_layers(model):
     """The names of the layers whose output channels `prune_channels` can remove."""
     layers = {layer.name: layer for layer in model.layers}
-    _, consumers = _graph(model)
-    outputs = {layer.name for layer in model.layers if any(layer.output is out for out in model.outputs)}
+    _, consumers = layer_graph(model)
+    outputs = output_layers(model)
     return [
         layer.name for layer in model.layers
         if isinstance(layer, TARGETS) and not (isinstance(layer, L.Conv2D) and layer.groups != 1)
@@ -97,7 +77,7 @@ def channel_importance(model, name, criterion):
     if criterion == "l1":
         kernel = np.asarray(layer.kernel)
         return np.abs(kernel).reshape(-1, kernel.shape[-1]).sum(axis=0)
-    _, consumers = _graph(model)
+    _, consumers = layer_graph(model)
     readers = [model.get_layer(n) for n in consumers[name]]
     if len(readers) != 1 or not isinstance(readers[0], L.BatchNormalization) or not readers[0].scale:
         raise ValueError(
@@ -158,7 +138,7 @@ def prune_channels(model, fraction, *, criterion="l1"):
         scores = channel_importance(model, name, criterion)
         keep = max(1, int(round(len(scores) * (1.0 - value))))
         selected[name] = np.sort(np.argsort(-scores, kind="stable")[:keep])
-    producers, _ = _graph(model)
+    producers, _ = layer_graph(model)
     kept_out = {}  # layer name -> indices (into the original channels / features) of its output, or None
     new_weights, new_configs = {}, {}
     for layer in model.layers:

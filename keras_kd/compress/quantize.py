@@ -23,6 +23,7 @@ before training starts.
 import keras
 
 from keras_kd import model_checks
+from keras_kd.compress.graph import layer_graph
 from keras_kd.compress.quantizers import QUANTIZABLE_WEIGHTS
 from keras_kd.compress.quantizers import ActivationQuantizer
 from keras_kd.compress.quantizers import QuantizeWrapper
@@ -66,27 +67,6 @@ def _check_layer(layer):
     if isinstance(layer, keras.Model):
         return "a nested model (flatten it into one functional model first)"
     return f"{type(layer).__name__} is not supported"
-
-
-def _consumers(model):
-    """`{layer name: [names of the layers that read its output]}`, from the functional config."""
-    consumers = {layer.name: [] for layer in model.layers}
-
-    def sources(value):
-        if isinstance(value, dict):
-            history = value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
-            if history:
-                yield history[0]
-            for item in value.values():
-                yield from sources(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                yield from sources(item)
-
-    for entry in model.get_config()["layers"]:
-        for source in set(sources(entry.get("inbound_nodes", []))):
-            consumers[source].append(entry["name"])
-    return consumers
 
 
 def _fuses(producer, consumer):
@@ -140,7 +120,7 @@ def quantize_model(model, *, ema_decay=0.999):
             + ". Replace them (e.g. a final softmax: train on logits and apply softmax after the "
             "int8 model), or keep the model float and use post-training quantization."
         )
-    consumers = _consumers(model)
+    _, consumers = layer_graph(model)
     layers = {layer.name: layer for layer in model.layers}
 
     def needs_quantizer(layer):

@@ -6,6 +6,7 @@ import keras_kd
 from keras_kd import compress
 from keras_kd import export
 from keras_kd.export import litert
+from tests import models
 
 
 def _cnn(name="student"):
@@ -26,14 +27,7 @@ def _cnn(name="student"):
 
 
 def _data(n=512, seed=0):
-    """16x16 images whose label (0-3) is the brightest quadrant."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 40, size=(n, 16, 16, 1)).astype("float32")
-    y = rng.integers(0, 4, size=n)
-    for i, label in enumerate(y):
-        r, c = divmod(int(label), 2)
-        x[i, 8 * r : 8 * r + 8, 8 * c : 8 * c + 8] += 200
-    return x, y
+    return models.quadrant_images(n, 16, background=40, bright=200, seed=seed)
 
 
 def test_quantizers_sit_where_the_converter_does_not_fuse():

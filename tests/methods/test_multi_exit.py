@@ -13,14 +13,7 @@ from tests import reference
 
 
 def _images(n=64, seed=0):
-    """8x8 images whose label (0-3) is the brightest quadrant."""
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 0.3, size=(n, 8, 8, 1)).astype("float32")
-    y = rng.integers(0, 4, size=n)
-    for i, label in enumerate(y):
-        r, c = divmod(int(label), 2)
-        x[i, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4] += 1.0
-    return x, y
+    return models.quadrant_images(n, 8, background=0.3, bright=1.0, seed=seed)
 
 
 def test_add_exits_keeps_the_models_output_and_weights():
