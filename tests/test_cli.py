@@ -57,6 +57,15 @@ def test_quick_demo_end_to_end(tmp_path, monkeypatch, capsys):
     assert "Reusing the cached teacher" in capsys.readouterr().out
 
 
+def _export_data(tmp_path, *, train, test):
+    """An .npz of random 28x28x1 pixels for `keras-kd export --data`."""
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "data.npz")
+    np.savez(path, x_train=rng.uniform(0, 255, (train, 28, 28, 1)).astype("float32"),
+             x_test=rng.uniform(0, 255, (test, 28, 28, 1)).astype("float32"), y_test=rng.integers(0, 10, test))
+    return path
+
+
 def test_export_command_reports_every_variant(tmp_path, capsys):
     import keras
 
@@ -67,10 +76,7 @@ def test_export_command_reports_every_variant(tmp_path, capsys):
     model = keras.Model(inputs, keras.layers.Dense(10)(x))
     model_path = str(tmp_path / "tiny.keras")
     model.save(model_path)
-    rng = np.random.default_rng(0)
-    data = str(tmp_path / "data.npz")
-    np.savez(data, x_train=rng.uniform(0, 255, (64, 28, 28, 1)).astype("float32"),
-             x_test=rng.uniform(0, 255, (32, 28, 28, 1)).astype("float32"), y_test=rng.integers(0, 10, 32))
+    data = _export_data(tmp_path, train=64, test=32)
     assert cli.main(["export", model_path, "--quantization", "int8", "--data", data]) == 0
     out = capsys.readouterr().out
     assert "float32" in out and "int8" in out and "int8 / int8->int8" in out
@@ -178,9 +184,6 @@ def test_export_command_exports_a_saved_distillers_student(tmp_path, capsys):
     distiller = keras_kd.Distiller(tiny(4, "teacher"), tiny(2, "tiny_student"))
     model_path = str(tmp_path / "distiller.keras")
     distiller.save(model_path)
-    rng = np.random.default_rng(0)
-    data = str(tmp_path / "data.npz")
-    np.savez(data, x_train=rng.uniform(0, 1, (16, 28, 28, 1)).astype("float32"),
-             x_test=rng.uniform(0, 1, (16, 28, 28, 1)).astype("float32"), y_test=rng.integers(0, 10, 16))
+    data = _export_data(tmp_path, train=16, test=16)
     assert cli.main(["export", model_path, "--quantization", "float32", "--data", data]) == 0
     assert "holds a distiller; exporting its student 'tiny_student'" in capsys.readouterr().out
