@@ -7,31 +7,26 @@ One training step, the same for every method (TensorFlow backend):
 2. `teacher_forward(batch)`, outside the gradient tape: the teacher once,
    `training=False`, its outputs and features through `stop_gradient`;
 3. the hook, `compute_distillation(batch, teacher, training)`, under the
-   tape: the student's forward pass and every loss, returned as a
-   `step.StepResult` (loss, measurements, predictions). The base hook runs
-   the student once (through its tap, so logits and features come from the
-   same pass), then
-   total = w * student_loss + (1 - w) * sum_i(weight_i * term_i) + regularization;
-   `backend.tensorflow.minimize` holds the tape, divides by the number of
-   replicas, stops on a NaN / Inf that it names, and applies one
-   `apply_gradients` per optimizer group;
+   tape: the student once (logits and features from one pass) and every
+   loss, as a `step.StepResult`; the base hook's total is
+   w * student_loss + (1 - w) * sum_i(weight_i * term_i) + regularization.
+   `backend.tensorflow.minimize` holds the tape, divides by the replicas,
+   stops on a NaN / Inf it names, and applies each optimizer group;
 4. one mean tracker per measurement (`loss`, `total_loss`, `student_loss`,
    `distillation_loss`, `distill/<name>` per term when there are several)
    and the compiled metrics on the hook's predictions.
 
 How a method plugs in: subclass `Distiller` and override
-`compute_distillation` (see `keras_kd.methods.DAKDDistiller`); reuse
-`student_forward`, `student_loss`, `distillation_terms` and
-`regularization_loss`. Methods with other teachers (several, or none) also
-override `teacher_forward`, whose result the hook receives, and
-`teacher_taps` / `term_source` to say which teacher each term reads (see
-`keras_kd.methods.MultiTeacherDistiller`). A method that trains helper
-networks with an optimizer of their own (a discriminator) overrides
-`optimizer_groups`, returning one `step.OptimizerGroup(loss_name,
-optimizer, variables)` per optimizer, and puts each extra group's loss in
-`StepResult.group_losses`; the step computes every gradient from one tape.
-Peers trained together (mutual learning) are one group: their losses add
-up, each peer's gradient reaching only its own variables.
+`compute_distillation`, reusing `student_forward`, `combined_losses`,
+`student_loss`, `distillation_terms` and `regularization_loss` (see
+`methods.DAKDDistiller`; `methods.QuESTDistiller` reads more features of
+the same passes through `tap_layers`). Other teachers (several: see
+`methods.MultiTeacherDistiller`) override `teacher_forward`,
+`teacher_taps` and `term_source`; no teacher (`teacher=None`: DML, MSD)
+needs no override. Helpers with an optimizer of their own (a
+discriminator) override `optimizer_groups` and return their losses in
+`StepResult.group_losses`; peers trained together are one group, each
+peer's gradient reaching only its own variables.
 
 What it deliberately leaves out: data pipelines (feed `tf.data` or arrays),
 learning-rate schedules (the optimizer's), and checkpoint formats (Keras's).
@@ -51,7 +46,7 @@ from keras_kd import term_slots
 from keras_kd import validation
 from keras_kd.augment.views import check_views
 from keras_kd.backend import tensorflow as backend
-from keras_kd.losses import as_term
+from keras_kd.keras_parity import KerasDistillerAPI
 from keras_kd.step import OptimizerGroup
 from keras_kd.step import StepResult
 from keras_kd.step import make_batch
@@ -60,7 +55,7 @@ OWNER = "Distiller"
 
 
 @keras.saving.register_keras_serializable(package="keras_kd")
-class Distiller(keras.Model):
+class Distiller(KerasDistillerAPI, keras.Model):
     """Trains a student to match a frozen teacher and the labels.
 
     A drop-in for `keras.distillation.Distiller` (same positional arguments,
@@ -111,6 +106,10 @@ class Distiller(keras.Model):
     ```
     """
 
+    # A method whose hook adds losses of its own (QuEST) sets this: then
+    # `distillation_losses=None` means no term besides them, not Hinton's KD.
+    brings_own_losses = False
+
     def __init__(
         self,
         teacher,
@@ -131,20 +130,10 @@ class Distiller(keras.Model):
         if teacher is not None:
             model_checks.check_distinct(teacher, student, owner=OWNER)
         student_loss_weight = validation.check_unit_interval("student_loss_weight", student_loss_weight, owner=OWNER)
-        if teacher is None and distillation_losses is None:
-            losses = []  # teacher-free: only the labels and the method's own losses
-        else:
-            losses = term_slots.normalize_terms(distillation_losses, owner=OWNER)
-        weights = term_slots.normalize_weights(distillation_loss_weights, len(losses), owner=OWNER)
-        terms = [as_term(loss) for loss in losses]
-        for term in terms:
-            if teacher is None and term.requires_teacher:
-                raise ValueError(
-                    f"{OWNER}: {term.name!r} reads a teacher's outputs, but teacher=None. "
-                    f"Pass a trained teacher, or use a teacher-free term such as "
-                    f"keras_kd.losses.TeacherFreeRegularization."
-                )
-            term.validate_model_compatibility(teacher, student)
+        no_default = teacher is None or self.brings_own_losses
+        losses, weights, terms = term_slots.checked_terms(
+            teacher, student, distillation_losses, distillation_loss_weights, none_means_no_term=no_default, owner=OWNER
+        )
         paired_inputs = validation.check_bool("paired_inputs", paired_inputs, owner=OWNER)
         views = check_views(views, student=student, paired_inputs=paired_inputs, owner=OWNER)
         super().__init__(name=name, **kwargs)
@@ -176,11 +165,10 @@ class Distiller(keras.Model):
         self.built = bool((self.teacher is None or self.teacher.built) and self.student.built)
 
     def _build_slots(self, terms):
-        student_layers = [t.student_layer_name for t in terms if t.student_layer_name is not None]
         # Outside Keras's tracking: the taps share the models' variables,
         # which must be saved once, under teacher/ and student/.
         teacher_taps = self.teacher_taps(terms)
-        student_tap = taps.Tap(self.student, list(dict.fromkeys(student_layers)), role="student")
+        student_tap = taps.Tap(self.student, self.tap_layers(terms, role="student"), role="student")
         sources = [self.term_source(term) for term in terms]
         slots = term_slots.build_slots(terms, self.term_names, self.term_weights, sources, teacher_taps, student_tap)
         self.__dict__.update(_teacher_taps=teacher_taps, _student_tap=student_tap, _slots=slots)
@@ -196,8 +184,16 @@ class Distiller(keras.Model):
         """
         if self.teacher is None:
             return {}
-        layers = [t.teacher_layer_name for t in terms if t.teacher_layer_name is not None]
-        return {None: taps.Tap(self.teacher, list(dict.fromkeys(layers)), role="teacher", frozen=True)}
+        return {None: taps.Tap(self.teacher, self.tap_layers(terms, role="teacher"), role="teacher", frozen=True)}
+
+    def tap_layers(self, terms, *, role):
+        """The layers of `role` ("teacher" or "student") read in its one forward pass.
+
+        The terms' layers; a method that reads other features (QuEST's)
+        extends this list.
+        """
+        attribute = "teacher_layer_name" if role == "teacher" else "student_layer_name"
+        return list(dict.fromkeys(getattr(t, attribute) for t in terms if getattr(t, attribute) is not None))
 
     def term_source(self, term):
         """Which of `teacher_taps`' sources a term reads (`None`: the teacher)."""
@@ -259,7 +255,15 @@ class Distiller(keras.Model):
         `training` is `True` in `train_step` (under the gradient tape) and
         `False` in `test_step`. Override this to write a method.
         """
-        student = self.student_forward(batch.x_student, training=training)
+        return self.combined_losses(batch, teacher, self.student_forward(batch.x_student, training=training), training)
+
+    def combined_losses(self, batch, teacher, student, training):
+        """The base hook's `StepResult` on a given student pass (`taps.ModelOutputs`).
+
+        w * student_loss + (1 - w) * sum_i(weight_i * term_i) + regularization.
+        A method that reads more of the same pass (QuEST) calls this and adds
+        its own losses, so the student still runs once.
+        """
         student_loss = self.student_loss(batch, student.outputs)
         distillation_loss, values = self.distillation_terms(batch, teacher, student, training=training)
         total = (1.0 - self.student_loss_weight) * distillation_loss + self.regularization_loss()
@@ -366,31 +370,6 @@ class Distiller(keras.Model):
         with backend.translate_errors():
             return super().train_on_batch(*args, **kwargs)
 
-    # ---------------------------------------------- keras.distillation parity
-
-    def call(self, inputs, training=None, **kwargs):
-        """The student's outputs (on the student's side of paired inputs)."""
-        if self.paired_inputs and isinstance(inputs, (tuple, list)) and len(inputs) == 2:
-            inputs = inputs[1]
-        return self.student(inputs, training=training, **kwargs)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The combined loss on `(x, y)`, as `keras.distillation.Distiller` returns it.
-
-        No views are applied. `y_pred` is accepted for Keras's signature; the
-        student runs again, through its tap, so its features come from the
-        same pass as its outputs.
-        """
-        del y_pred
-        data = keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-        batch = make_batch(data, views=None, paired_inputs=self.paired_inputs, training=False)
-        return self.compute_distillation(batch, self.teacher_forward(batch), training=training).loss
-
-    # The tracker attributes of keras.distillation.Distiller.
-    student_loss_tracker = property(lambda self: self.loss_trackers.tracker("student_loss"))
-    distillation_loss_tracker = property(lambda self: self.loss_trackers.tracker("distillation_loss"))
-    total_loss_tracker = property(lambda self: self.loss_trackers.tracker("total_loss"))
-
     # --------------------------------------------------------------- config
 
     def base_config(self):
@@ -407,13 +386,14 @@ class Distiller(keras.Model):
     def get_config(self):
         return {
             **self.base_config(),
-            "distillation_losses": [keras.saving.serialize_keras_object(t) for t in self.distillation_losses],
-            "distillation_loss_weights": [float(v.numpy()) for v in self.term_weights],
+            # None: no term (a teacher-free method or one with its own losses)
+            "distillation_losses": [keras.saving.serialize_keras_object(t) for t in self.distillation_losses] or None,
+            "distillation_loss_weights": [float(v.numpy()) for v in self.term_weights] or None,
             "student_loss_weight": self.student_loss_weight,
         }
 
     @classmethod
     def from_config(cls, config):
-        lists = ("distillation_losses",) if "distillation_losses" in config else ()  # methods own their terms
+        lists = ("distillation_losses",) if config.get("distillation_losses") is not None else ()  # methods own their terms
         config = serialization.deserialize_fields(config, objects=("teacher", "student", "views"), lists=lists)
         return cls(**config)

@@ -74,6 +74,29 @@ def normalize_weights(weights, count, *, owner):
     return [validation.check_non_negative_number("distillation_loss_weights[i]", w, owner=owner) for w in weights]
 
 
+def checked_terms(teacher, student, distillation_losses, distillation_loss_weights, *, none_means_no_term, owner):
+    """`(losses, weights, terms)`: what users passed, normalized and checked against the models.
+
+    `distillation_losses=None` is Hinton's KD, or no term at all when
+    `none_means_no_term` (no teacher, or a method with losses of its own).
+    """
+    if distillation_losses is None and none_means_no_term:
+        losses = []
+    else:
+        losses = normalize_terms(distillation_losses, owner=owner)
+    weights = normalize_weights(distillation_loss_weights, len(losses), owner=owner)
+    terms = [kd_losses.as_term(loss) for loss in losses]
+    for term in terms:
+        if teacher is None and term.requires_teacher:
+            raise ValueError(
+                f"{owner}: {term.name!r} reads a teacher's outputs, but teacher=None. "
+                f"Pass a trained teacher, or use a teacher-free term such as "
+                f"keras_kd.losses.TeacherFreeRegularization."
+            )
+        term.validate_model_compatibility(teacher, student)
+    return losses, weights, terms
+
+
 def unique_names(terms):
     """Log names: each term's name, suffixed `_2`, `_3`, ... when repeated."""
     names, seen = [], {}

@@ -13,7 +13,8 @@
 - self-distillation: `add_exits`, `exit_model` (`exits.py`) and
   `MultiExitDistiller` (`multi_exit.py`, MSD / BYOT); generations of one
   architecture (`generations.py`): `born_again` (BAN, BANE),
-  `sequential_feed` (sFEED), `teacher_free_self` (Tf-KD_self).
+  `sequential_feed` (sFEED), `teacher_free_self` (Tf-KD_self);
+- a codebook of teacher features: `QuESTDistiller` (`quest.py`).
 
 By name: `keras_kd.methods.get("multi_teacher")`, `available()`.
 """
@@ -33,6 +34,7 @@ from keras_kd.methods.multi_exit import MultiExitDistiller
 from keras_kd.methods.mutual import MutualDistiller
 from keras_kd.methods.okddip import OKDDipDistiller
 from keras_kd.methods.peers import PeerGroup
+from keras_kd.methods.quest import QuESTDistiller
 from keras_kd.methods.noisy_collaboration import NoisyCollaborationDistiller
 from keras_kd.methods.registry import available
 from keras_kd.methods.registry import get
