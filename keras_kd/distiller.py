@@ -242,8 +242,9 @@ class Distiller(KerasDistillerAPI, keras.Model):
         """Restores `compile` when a saved Distiller is loaded."""
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
-        if self.built:
-            self.optimizer.build(self.trainable_variables)
+        if self.built:  # so the saved optimizer state loads into each group's optimizer
+            for group in self.optimizer_groups():
+                group.optimizer.build(group.variables)
 
     # --------------------------------------------------------- the hook
 

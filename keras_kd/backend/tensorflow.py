@@ -161,3 +161,11 @@ def require_started(step, inputs, message):
     )
     with tf.control_dependencies([check]):
         return tf.nest.map_structure(tf.identity, inputs)
+
+
+def input_gradients(fn, inputs):
+    """d sum(fn(inputs)) / d inputs, recorded by any enclosing tape (so it can be differentiated again)."""
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        total = tf.reduce_sum(fn(inputs))
+    return tape.gradient(total, inputs)

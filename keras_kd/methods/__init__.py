@@ -14,7 +14,9 @@
   `MultiExitDistiller` (`multi_exit.py`, MSD / BYOT); generations of one
   architecture (`generations.py`): `born_again` (BAN, BANE),
   `sequential_feed` (sFEED), `teacher_free_self` (Tf-KD_self);
-- a codebook of teacher features: `QuESTDistiller` (`quest.py`).
+- a codebook of teacher features: `QuESTDistiller` (`quest.py`);
+- dense prediction with a WGAN-GP critic on the maps: `HolisticDistiller`
+  (`holistic.py`).
 
 By name: `keras_kd.methods.get("multi_teacher")`, `available()`.
 """
@@ -27,6 +29,7 @@ from keras_kd.methods.generations import GenerationsResult
 from keras_kd.methods.generations import born_again
 from keras_kd.methods.generations import sequential_feed
 from keras_kd.methods.generations import teacher_free_self
+from keras_kd.methods.holistic import HolisticDistiller
 from keras_kd.methods.multi_teacher import FromTeacher
 from keras_kd.methods.multi_teacher import MultiTeacherDistiller
 from keras_kd.methods.multi_teacher import TeacherEnsemble
