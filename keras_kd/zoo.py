@@ -11,7 +11,7 @@ counts the MACs):
 | `teacher_cnn()` |  3.49M |        24.2M |       ~31 |
 | `student_cnn()` | 90,090 |        1.54M |        ~8 |
 
-Both take raw pixels in [0, 255] (a `Rescaling` layer divides by 255) and
+`segmenter()` is the pair for the segmentation mosaics. All take raw pixels in [0, 255] (a `Rescaling` layer divides by 255) and
 return logits. Layers carry stable names (`block1`, ..., `features`,
 `logits`) so feature taps can name them.
 """
@@ -89,3 +89,26 @@ def student_cnn(input_shape=(28, 28, 1), num_classes=10, *, width=16, hidden=48,
     x = layers.Dense(hidden, activation="relu", name="features")(x)
     outputs = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def segmenter(input_shape=(56, 56, 1), num_classes=11, *, width=8, name="segmenter"):
+    """A small encoder-decoder for the Fashion-MNIST mosaics (`datasets.fashion_mosaics`).
+
+    Encoder: `width` filters at full resolution, 2x`width` at 1/2, 4x`width`
+    at 1/4 (`features`, what pair-wise affinity reads); decoder: bilinear
+    upsampling with 3x3 convolutions back to full resolution, then 1x1
+    `scores` (logits per pixel, `(N, H, W, num_classes)`). The reference
+    segmentation teacher is `segmenter(width=32)`, the student `width=8`.
+    """
+    inputs = keras.Input(input_shape, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = _conv_bn_relu(x, width, "enc1")
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = _conv_bn_relu(x, 2 * width, "enc2")
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = _conv_bn_relu(x, 4 * width, "features")
+    x = layers.UpSampling2D(2, interpolation="bilinear", name="up1")(x)
+    x = _conv_bn_relu(x, 2 * width, "dec1")
+    x = layers.UpSampling2D(2, interpolation="bilinear", name="up2")(x)
+    x = _conv_bn_relu(x, width, "dec2")
+    return keras.Model(inputs, layers.Conv2D(num_classes, 1, name="scores")(x), name=name)

@@ -1,3 +1,4 @@
 """Datasets: real loaders that read local files first and download last."""
 
 from keras_kd.datasets import fashion_mnist
+from keras_kd.datasets import fashion_mosaics
