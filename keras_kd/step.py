@@ -79,12 +79,17 @@ class OptimizerGroup:
     """An optimizer, the variables it updates and the loss it minimizes.
 
     `loss_name` is `"loss"` for `StepResult.loss`, else a key of
-    `StepResult.group_losses`. Groups must not share variables.
+    `StepResult.group_losses`. Groups must not share variables, unless a
+    group says `shared=True`: its variables may also be in other groups,
+    and each group applies its own gradient in turn, all computed from the
+    same forward pass (AFD updates a feature extractor this way, with the
+    classification loss and, at a smaller learning rate, the adversarial one).
     """
 
     loss_name: str
     optimizer: object
     variables: list
+    shared: bool = False
 
 
 def make_batch(data, *, views, paired_inputs, training, owner="Distiller"):

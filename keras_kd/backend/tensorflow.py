@@ -61,6 +61,8 @@ def minimize(distiller, batch):
 def _check_groups(groups, owner):
     seen = {}
     for group in groups:
+        if group.shared:
+            continue
         for variable in group.variables:
             if id(variable) in seen and seen[id(variable)] != group.loss_name:
                 raise ValueError(

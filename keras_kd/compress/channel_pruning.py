@@ -27,8 +27,8 @@ import keras
 import numpy as np
 
 from keras_kd import model_checks
-from keras_kd.compress.graph import layer_graph
-from keras_kd.compress.graph import output_layers
+from keras_kd.model_graph import layer_graph
+from keras_kd.model_graph import output_layers
 
 L = keras.layers
 CRITERIA = ("l1", "bn_scale")

@@ -23,7 +23,7 @@ before training starts.
 import keras
 
 from keras_kd import model_checks
-from keras_kd.compress.graph import layer_graph
+from keras_kd.model_graph import layer_graph
 from keras_kd.compress.quantizers import QUANTIZABLE_WEIGHTS
 from keras_kd.compress.quantizers import ActivationQuantizer
 from keras_kd.compress.quantizers import QuantizeWrapper

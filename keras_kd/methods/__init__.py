@@ -9,7 +9,8 @@
 - `NoisyCollaborationDistiller` (`noisy_collaboration.py`): noisy student
   inputs, a fickle teacher (dropout on), flipped labels;
 - online distillation, no teacher: `MutualDistiller` (`mutual.py`, DML),
-  `OKDDipDistiller` (`okddip.py`), on a `PeerGroup` (`peers.py`);
+  `OKDDipDistiller` (`okddip.py`), `AFDDistiller` (`afd.py`, adversarial
+  feature maps), on a `PeerGroup` (`peers.py`);
 - self-distillation: `add_exits`, `exit_model` (`exits.py`) and
   `MultiExitDistiller` (`multi_exit.py`, MSD / BYOT); generations of one
   architecture (`generations.py`): `born_again` (BAN, BANE),
@@ -21,6 +22,7 @@
 By name: `keras_kd.methods.get("multi_teacher")`, `available()`.
 """
 
+from keras_kd.methods.afd import AFDDistiller
 from keras_kd.methods.chain import distill_chain
 from keras_kd.methods.dakd import DAKDDistiller
 from keras_kd.methods.exits import add_exits

@@ -1,4 +1,7 @@
-"""Who reads whom in a functional model, from its config (no private Keras state)."""
+"""Who reads whom in a functional model, from its config (no private Keras state).
+
+Used by compression (QAT placement, channel pruning) and by methods that
+split a network (AFD's feature extractor)."""
 
 
 def _sources(value):
@@ -27,3 +30,15 @@ def layer_graph(model):
 def output_layers(model):
     """The names of the layers whose outputs are the model's outputs."""
     return {layer.name for layer in model.layers if any(layer.output is out for out in model.outputs)}
+
+
+def ancestors(model, layer_name):
+    """The names of `layer_name` and of every layer its output depends on (inputs included)."""
+    producers, _ = layer_graph(model)
+    found, stack = set(), [layer_name]
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found.add(name)
+            stack.extend(producers[name])
+    return found
