@@ -12,6 +12,7 @@ from keras_kd import losses
 from keras_kd import methods
 from keras_kd import schedules
 from keras_kd import step
+from keras_kd import teacher_cache
 from keras_kd import taps
 from keras_kd import zoo
 from keras_kd.backend.tensorflow import NonFiniteLossError

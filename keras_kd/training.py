@@ -88,7 +88,8 @@ def _fit(name, trainer, model, data, config, callbacks=None):
     """Compiles and fits `trainer` (the model or its Distiller); measures `model`."""
     (x_train, y_train), validation, (x_test, y_test) = data
     trainer.compile(
-        optimizer=_optimizer(config, _steps_per_epoch(len(x_train), config.batch_size)),
+        # Paired inputs ((x_teacher, x_student), y): count the samples, not the pair.
+        optimizer=_optimizer(config, _steps_per_epoch(len(keras.tree.flatten(x_train)[0]), config.batch_size)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )

@@ -1,0 +1,117 @@
+"""Cached teacher logits vs the live teacher: epoch time and accuracy.
+
+Time (one run, the same process, ratios side by side): one epoch of the
+demo's student alone, distilled from the live zoo teacher, and distilled
+from cached logits (`keras_kd.teacher_cache`), after one warm-up epoch each.
+
+Accuracy (3 seeds, the demo's 10-epoch budget, KD T 4, w 0.9): live vs
+cached, without views and with the `light` views. With views the cache
+holds the clean images' logits while the student sees augmented ones: the
+inconsistency the docs warn about, measured.
+
+    python benchmarks/cache.py              # timing + 3 seeds (resumable)
+    python benchmarks/cache.py --timing-only
+"""
+
+import argparse
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jsonl import append_record  # noqa: E402
+from jsonl import load_records  # noqa: E402
+from keras_kd import Distiller  # noqa: E402
+from keras_kd import demo  # noqa: E402
+from keras_kd import losses  # noqa: E402
+from keras_kd import teacher_cache  # noqa: E402
+from keras_kd import training  # noqa: E402
+from keras_kd import zoo  # noqa: E402
+from keras_kd.augment import presets  # noqa: E402
+from keras_kd.datasets import fashion_mnist  # noqa: E402
+
+
+def _compile(model):
+    model.compile(keras.optimizers.Adam(2e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def timing(teacher, logits, data):
+    (x, y), _, _ = data
+    runs = {
+        "student alone": (_compile(zoo.student_cnn()), x),
+        "live teacher": (_compile(Distiller(teacher, zoo.student_cnn(), losses.KD(4.0), student_loss_weight=0.9)), x),
+        "cached logits": (
+            _compile(Distiller(teacher_cache.cached_teacher(logits), zoo.student_cnn(), losses.KD(4.0),
+                               student_loss_weight=0.9, paired_inputs=True)),
+            (logits, x),
+        ),  # fmt: skip
+    }
+    seconds = {}
+    for name, (trainer, inputs) in runs.items():
+        trainer.fit(inputs, y, batch_size=128, epochs=1, verbose=0)  # warm-up: tracing
+        start = time.perf_counter()
+        trainer.fit(inputs, y, batch_size=128, epochs=1, verbose=0)
+        seconds[name] = time.perf_counter() - start
+    base = seconds["student alone"]
+    for name, value in seconds.items():
+        print(f"{name:14s} {value:6.1f} s/epoch  {value / base:5.2f}x the student alone")
+    return seconds
+
+
+def accuracy_row(mode, views, seed, teacher, logits, data, base):
+    config = training.TrainConfig(epochs=base.student_epochs, learning_rate=base.learning_rate, seed=seed, verbose=0)
+    view_maker = presets.get("light", seed=seed) if views else None
+    if mode == "live":
+        result = training.train_distilled("live", teacher, zoo.student_cnn, data, config, distillation_losses=[losses.KD(4.0)],
+                                          student_loss_weight=0.9, views=view_maker)  # fmt: skip
+    else:
+        (x, y), _, test = data  # no validation: the cached rows exist for the training images only
+        result = training.train_distilled(
+            "cached", None, zoo.student_cnn, (((np.asarray(logits), x), y), None, test), config,
+            distiller_fn=lambda _, student: Distiller(teacher_cache.cached_teacher(logits), student, losses.KD(4.0),
+                                                      student_loss_weight=0.9, views=view_maker, paired_inputs=True),
+        )  # fmt: skip
+    return {"mode": mode, "views": views, "seed": seed, "test_accuracy": result.test_accuracy,
+            "seconds_per_epoch": result.train_seconds / config.epochs}  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--results", default="benchmarks/results/cache.jsonl")
+    parser.add_argument("--timing-only", action="store_true")
+    args = parser.parse_args()
+    base = demo.DemoConfig()
+    data = fashion_mnist.load_splits()
+    done = {(r["mode"], r["views"], r["seed"]) for r in load_records(args.results) if "mode" in r}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in [None] + ([] if args.timing_only else args.seeds):
+            teacher, _ = demo.get_teacher(dataclasses.replace(base, seed=seed or 0), data)
+            logits = teacher_cache.cache_teacher_outputs(teacher, data[0][0], os.path.join(tmp, f"logits-{seed}.npy"), overwrite=True)
+            if seed is None:
+                append_record(args.results, {"timing": timing(teacher, logits, data)})
+                continue
+            for views in (False, True):
+                for mode in ("live", "cached"):
+                    if (mode, views, seed) not in done:
+                        record = accuracy_row(mode, views, seed, teacher, logits, data, base)
+                        append_record(args.results, record)
+                        print(f"seed {seed} {mode} views={views}: {100 * record['test_accuracy']:.2f}%", flush=True)
+    rows = [r for r in load_records(args.results) if "mode" in r]
+    for views in (False, True):
+        for mode in ("live", "cached"):
+            mine = [100 * r["test_accuracy"] for r in rows if r["mode"] == mode and r["views"] == views]
+            if mine:
+                print(f"{mode:7s} views={views!s:5s} {statistics.mean(mine):.2f} ({len(mine)} seeds)")
+
+
+if __name__ == "__main__":
+    main()

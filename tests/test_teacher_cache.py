@@ -1,0 +1,47 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_kd
+from keras_kd import losses
+from keras_kd import teacher_cache
+from tests import models
+
+
+def _student_weights_after(distiller, data, y):
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = distiller.fit(data, y, epochs=3, batch_size=8, shuffle=False, verbose=0).history
+    return history, distiller.student.get_weights()
+
+
+def test_cached_logits_train_the_same_student_as_the_live_teacher(vectors, tmp_path):
+    x, y = vectors(32)
+    teacher, student = models.teacher_and_student()
+    initial = student.get_weights()
+    live_history, live_weights = _student_weights_after(keras_kd.Distiller(teacher, student, losses.KD(4.0)), x, y)
+    logits = teacher_cache.cache_teacher_outputs(teacher, x, str(tmp_path / "logits.npy"))
+    np.testing.assert_allclose(np.asarray(logits), teacher.predict(x, verbose=0), rtol=1e-6)
+    student.set_weights(initial)
+    cached = keras_kd.Distiller(teacher_cache.cached_teacher(logits), student, losses.KD(4.0), paired_inputs=True)
+    cached_history, cached_weights = _student_weights_after(cached, (np.asarray(logits), x), y)
+    for key in ("loss", "student_loss", "distillation_loss"):
+        np.testing.assert_allclose(cached_history[key], live_history[key], rtol=1e-6, err_msg=key)
+    for a, b in zip(cached_weights, live_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_the_cache_is_written_atomically_and_never_overwritten(vectors, tmp_path):
+    x, _ = vectors(16)
+    teacher, _ = models.teacher_and_student()
+    path = tmp_path / "logits.npy"
+    half = teacher_cache.cache_teacher_outputs(teacher, x, str(path), batch_size=5, dtype="float16")
+    assert half.dtype == np.float16 and half.shape == (16, 10)
+    with pytest.raises(FileExistsError, match="exists"):
+        teacher_cache.cache_teacher_outputs(teacher, x, str(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logits.npy"]  # no temporary left behind
+
+
+def test_a_feature_term_cannot_read_a_cached_teacher():
+    _, student = models.teacher_and_student()
+    with pytest.raises(ValueError, match="hidden"):
+        keras_kd.Distiller(teacher_cache.cached_teacher((10,)), student, losses.Hint("hidden", "hidden"), paired_inputs=True)
