@@ -7,9 +7,10 @@ while each stays usable, savable and exportable alone
 or the ensemble's, log(mean_k softmax(z_k)), whose softmax is the mean of
 the peers' probabilities (`predict_with`).
 
-`peer_forward` runs every peer once through a feature tap; `peer_losses`
-gives each peer's compiled loss on the labels and its accuracy, logged as
-`peer_<k>/...` by `MutualDistiller` and `OKDDipDistiller`.
+`peer_taps` gives each peer a feature tap (one pass: logits and features);
+`peer_losses` gives each peer's compiled loss on the labels and its
+accuracy, logged as `peer_<k>/...` by `MutualDistiller`, `OKDDipDistiller`
+and `AFDDistiller`.
 """
 
 import keras
