@@ -85,13 +85,10 @@ def _load_export_data(name):
 
 
 def _export(args):
-    import keras
-
     from keras_kd import export
+    from keras_kd import files
 
-    if not os.path.exists(args.model):
-        raise FileNotFoundError(f"No model at {args.model!r}. Pass a .keras file saved with model.save().")
-    model = keras.saving.load_model(args.model)
+    model = files.load_keras_model(args.model)
     if hasattr(model, "student") and hasattr(model, "teacher"):
         print(f"{args.model} holds a distiller; exporting its student {model.student.name!r}.")
         model = model.student

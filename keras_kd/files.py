@@ -46,3 +46,41 @@ def format_table(rows, columns):
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def load_keras_model(path, *, role="model", compile=False):
+    """`keras.saving.load_model(path)`, with errors that say what was expected and what was found.
+
+    Keras reports "File not found" for a file that exists but is not a
+    `.keras` zip archive (a truncated download, a SavedModel directory, an
+    `.h5` renamed); this names the problem instead.
+    """
+    import zipfile
+
+    import keras
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No {role} at {path!r}. Pass a .keras file saved with model.save('name.keras').")
+    if os.path.isdir(path):
+        raise ValueError(
+            f"The {role} at {path!r} is a directory (a TensorFlow SavedModel?). Keras 3 loads .keras files: "
+            f"load it in the Keras that made it and save it with model.save('name.keras')."
+        )
+    if path.endswith(".h5"):
+        return keras.saving.load_model(path, compile=compile)
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            head = f.read(8)
+        raise ValueError(
+            f"The {role} at {path!r} is not a .keras archive: a .keras file is a zip file, and this "
+            f"one starts with {head!r} ({os.path.getsize(path)} bytes). It may be truncated or another "
+            f"format; save the model again with model.save('name.keras')."
+        )
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+    if "config.json" not in names:
+        raise ValueError(
+            f"The {role} at {path!r} is a zip file but not a Keras model: it holds no config.json "
+            f"(found {sorted(names)[:5]}). Save the model with model.save('name.keras')."
+        )
+    return keras.saving.load_model(path, compile=compile)

@@ -187,3 +187,31 @@ def test_export_command_exports_a_saved_distillers_student(tmp_path, capsys):
     data = _export_data(tmp_path, train=16, test=16)
     assert cli.main(["export", model_path, "--quantization", "float32", "--data", data]) == 0
     assert "holds a distiller; exporting its student 'tiny_student'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [(b"hello, not a model", r"not a \.keras archive.*starts with b'hello, n'"), (None, "is a directory")],
+)
+def test_export_command_explains_a_file_that_is_not_a_keras_model(tmp_path, capsys, content, message):
+    import re
+
+    path = tmp_path / "student.keras"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    assert cli.main(["export", str(path)]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_zip_without_a_keras_config_is_named(tmp_path):
+    import zipfile
+
+    from keras_kd import files
+
+    path = tmp_path / "other.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "hi")
+    with pytest.raises(ValueError, match=r"holds no config.json \(found \['readme.txt'\]\)"):
+        files.load_keras_model(str(path), role="teacher")

@@ -79,13 +79,11 @@ def load_data(name):
 
 def run(config_path, log=print):
     """Runs the pipeline a config file describes; returns the report dict."""
-    import keras
-
     from keras_kd.compress.pipeline import compress_student
 
     paths, config = read_config(config_path)
-    student = keras.saving.load_model(paths["student"], compile=False)
-    teacher = keras.saving.load_model(paths["teacher"], compile=False)
+    student = files.load_keras_model(paths["student"], role="student")
+    teacher = files.load_keras_model(paths["teacher"], role="teacher")
     for role in ("student", "teacher"):
         model = student if role == "student" else teacher
         if hasattr(model, "student") and hasattr(model, "teacher"):
