@@ -3,6 +3,7 @@
     keras-kd demo [--quick] [--run-dir DIR] [--temperature T] ...
     keras-kd export MODEL.keras --quantization int8 --data fashion_mnist
     keras-kd compress CONFIG.json  # channel pruning -> pruning -> QAT -> int8
+    keras-kd report RUN_DIR        # report.md with training curves, terms, Pareto, confusion
     keras-kd losses            # the registered distillation terms
     keras-kd methods           # the registered methods
 """
@@ -118,6 +119,16 @@ def _positive_int(text):
     return value
 
 
+def _report(args):
+    from keras_kd import run_report
+
+    x_test = y_test = None
+    if args.data:
+        _, x_test, y_test = _load_export_data(args.data)
+    run_report.write_report(args.run_dir, x_test=x_test, y_test=y_test)
+    return 0
+
+
 def _compress(args):
     from keras_kd.compress import run
 
@@ -218,6 +229,11 @@ def build_parser():
     )  # fmt: skip
     compress.add_argument("config", help="a JSON file: student, teacher, data, out and CompressConfig fields")
     compress.set_defaults(handler=_compress)
+
+    report = commands.add_parser("report", help="write report.md and its plots for a run directory")
+    report.add_argument("run_dir", help="a directory holding results.json (e.g. runs/demo-...)")
+    report.add_argument("--data", help="'fashion_mnist' or an .npz with x_test, y_test: adds the confusion matrices")
+    report.set_defaults(handler=_report)
 
     losses = commands.add_parser("losses", help="list the registered distillation terms")
     losses.set_defaults(handler=_losses)

@@ -261,5 +261,8 @@ def run_demo(config=None, *, run_dir=None, runs_base="runs", log=print):
             representative_data=x_train[:500], name="student_distilled", log=log,
         )  # fmt: skip
         reporting.write_json(os.path.join(run_dir, "results.json"), results)
+    from keras_kd import run_report
+
+    results["report"] = run_report.write_report(run_dir, x_test=data[2][0], y_test=data[2][1], log=log)
     results["run_dir"] = run_dir
     return results
