@@ -80,7 +80,7 @@ def plot_terms(runs, path):
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss (log scale)")
-    ax.set_title("Loss terms per epoch: a term far above the others dominates the gradient")
+    ax.set_title("Loss terms per epoch, before their weights (compare with the weights in the config)")
     ax.grid(alpha=0.3, which="both")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
