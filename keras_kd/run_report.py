@@ -6,8 +6,8 @@ same keys: `runs`, each with a `name` and a Keras `history`, and optionally
 
 - `curves.png`: every run's training curves, one panel per logged quantity
   (train solid, validation dashed);
-- `terms.png`: each run's loss terms on a log scale, where a term that
-  dominates the others shows;
+- `terms.png`: each run's loss terms before their weights, on a log scale
+  (a term orders of magnitude above the others, once weighted, dominates);
 - `pareto.png`: the exported variants' accuracy against their size, the
   marker area showing latency (when the run was exported);
 - `confusion.png`: the confusion matrices of the Keras student and of its
