@@ -18,7 +18,6 @@ Resumable: each finished (row, seed) is appended to `--results`.
     python benchmarks/adversarial_codebook.py --quick
 """
 
-import argparse
 import dataclasses
 import os
 import time
@@ -26,15 +25,14 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
 
-from jsonl import accuracy_summary  # noqa: E402
-from jsonl import append_record  # noqa: E402
-from jsonl import load_records  # noqa: E402
+import common  # noqa: E402
+from common import accuracy_summary  # noqa: E402
+from common import append_record  # noqa: E402
+from common import load_records  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import training  # noqa: E402
 from keras_kd import zoo  # noqa: E402
-from keras_kd.datasets import fashion_mnist  # noqa: E402
 from keras_kd.methods import AFDDistiller  # noqa: E402
 from keras_kd.methods import QuESTDistiller  # noqa: E402
 
@@ -69,17 +67,10 @@ def run_row(row, seed, data, config, base):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--rows", nargs="+", default=["afd", "quest"], choices=ROWS[2:])
-    parser.add_argument("--results", default="benchmarks/results/adversarial_codebook.jsonl")
+    parser = common.parser(__doc__.splitlines()[0], "benchmarks/results/adversarial_codebook.jsonl", ROWS[2:])
     parser.add_argument("--baselines", default="benchmarks/results/multi_teacher.jsonl")
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    base = demo.DemoConfig.quick() if args.quick else demo.DemoConfig()
-    data = fashion_mnist.load_splits()
-    if base.train_size:
-        data = ((data[0][0][: base.train_size], data[0][1][: base.train_size]), data[1], data[2])
+    base, data = common.demo_budget(args.quick)
     done = {(r["row"], r["seed"]) for r in load_records(args.results)}
     for record in load_records(args.baselines) if not args.quick else []:
         if record["row"] in ("scratch", "kd") and (record["row"], record["seed"]) not in done:

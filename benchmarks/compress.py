@@ -25,7 +25,6 @@ Resumable: each finished (row, guided, seed) is appended to `--results`.
     python benchmarks/compress.py --quick          # smoke, a few minutes
 """
 
-import argparse
 import dataclasses
 import os
 import statistics
@@ -36,14 +35,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from jsonl import append_record  # noqa: E402
-from jsonl import load_records  # noqa: E402
+import common  # noqa: E402
+from common import append_record  # noqa: E402
+from common import load_records  # noqa: E402
 from keras_kd import compress  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import losses  # noqa: E402
 from keras_kd import training  # noqa: E402
 from keras_kd import zoo  # noqa: E402
-from keras_kd.datasets import fashion_mnist  # noqa: E402
 
 ROWS = {
     "qat": {"qat": True},
@@ -114,18 +113,10 @@ def print_table(records):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser = common.parser(__doc__.splitlines()[0], "benchmarks/results/compress.jsonl", ROWS)
     parser.add_argument("--epochs-per-stage", type=int, default=2)
-    parser.add_argument("--results", default="benchmarks/results/compress.jsonl")
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-
-    base = demo.DemoConfig.quick() if args.quick else demo.DemoConfig()
-    data = fashion_mnist.load_splits()
-    if base.train_size:
-        data = ((data[0][0][: base.train_size], data[0][1][: base.train_size]), data[1], data[2])
+    base, data = common.demo_budget(args.quick)
     epochs = 1 if args.quick else args.epochs_per_stage
     done = {(r["row"], r["guided"], r["seed"]) for r in load_records(args.results)}
     for seed in args.seeds:

@@ -44,9 +44,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from jsonl import accuracy_summary  # noqa: E402
-from jsonl import append_record  # noqa: E402
-from jsonl import load_records  # noqa: E402
+from common import accuracy_summary  # noqa: E402
+from common import append_record  # noqa: E402
+from common import load_records  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import losses  # noqa: E402
 from keras_kd import schedules  # noqa: E402

@@ -35,7 +35,6 @@ skipped on the next run; generation 0 is cached under
     python benchmarks/online_self.py --quick          # smoke, a few minutes
 """
 
-import argparse
 import os
 import statistics
 import time
@@ -46,17 +45,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jsonl import accuracy_summary  # noqa: E402
-from jsonl import append_record  # noqa: E402
-from jsonl import load_records  # noqa: E402
+import common  # noqa: E402
+from common import accuracy_summary  # noqa: E402
+from common import append_record  # noqa: E402
+from common import load_records  # noqa: E402
 from keras_kd import Distiller  # noqa: E402
-from keras_kd import demo  # noqa: E402
 from keras_kd import losses  # noqa: E402
 from keras_kd import profiling  # noqa: E402
 from keras_kd import schedules  # noqa: E402
 from keras_kd import training  # noqa: E402
 from keras_kd import zoo  # noqa: E402
-from keras_kd.datasets import fashion_mnist  # noqa: E402
 from keras_kd.methods import MultiExitDistiller  # noqa: E402
 from keras_kd.methods import MutualDistiller  # noqa: E402
 from keras_kd.methods import OKDDipDistiller  # noqa: E402
@@ -185,18 +183,11 @@ def import_kd_rows(results, source):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--rows", nargs="+", default=[r for r in ROWS if r != "kd"], choices=ROWS)
-    parser.add_argument("--results", default="benchmarks/results/online_self.jsonl")
+    parser = common.parser(__doc__.splitlines()[0], "benchmarks/results/online_self.jsonl", ROWS,
+                           [r for r in ROWS if r != "kd"])  # fmt: skip
     parser.add_argument("--kd-results", default="benchmarks/results/multi_teacher.jsonl")
-    parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-
-    base = demo.DemoConfig.quick() if args.quick else demo.DemoConfig()
-    data = fashion_mnist.load_splits()
-    if base.train_size:
-        data = ((data[0][0][: base.train_size], data[0][1][: base.train_size]), data[1], data[2])
+    base, data = common.demo_budget(args.quick)
     if not args.quick and os.path.exists(args.kd_results):
         import_kd_rows(args.results, args.kd_results)
     done = {(r["row"], r["seed"]) for r in load_records(args.results)}

@@ -30,8 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jsonl import append_record  # noqa: E402
-from jsonl import load_records  # noqa: E402
+from common import append_record  # noqa: E402
+from common import load_records  # noqa: E402
 from keras_kd import Distiller  # noqa: E402
 from keras_kd import losses  # noqa: E402
 from keras_kd import profiling  # noqa: E402

@@ -1,0 +1,59 @@
+"""What the benchmark scripts share: arguments, the demo's data and budget, resumable results.
+
+Results are JSON lines, one per finished row, so an interrupted run
+resumes after the last row it finished.
+"""
+
+import argparse
+import json
+import os
+import statistics
+
+
+def parser(description, results, rows, default_rows=None):
+    """The common arguments: `--seeds`, `--rows`, `--results`, `--quick`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rows", nargs="+", default=list(default_rows or rows), choices=list(rows))
+    parser.add_argument("--results", default=results)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: the demo's quick budget")
+    return parser
+
+
+def demo_budget(quick):
+    """`(DemoConfig, data)`: the demo's budget and Fashion-MNIST splits (8k training images when quick)."""
+    from keras_kd import demo
+    from keras_kd.datasets import fashion_mnist
+
+    base = demo.DemoConfig.quick() if quick else demo.DemoConfig()
+    data = fashion_mnist.load_splits()
+    if base.train_size:
+        data = ((data[0][0][: base.train_size], data[0][1][: base.train_size]), data[1], data[2])
+    return base, data
+
+
+def load_records(path):
+    """Every record of a results file (none if it does not exist yet)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def append_record(path, record):
+    """Appends one finished row, so an interrupted run resumes after it."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def accuracy_summary(by, row, seeds, baselines=("scratch", "kd")):
+    """`(records, mean %, std %, {baseline: mean paired gain in points, or ""})` of one row."""
+    mine = [by[(row, s)] for s in seeds if (row, s) in by]
+    accuracies = [100 * r["test_accuracy"] for r in mine]
+    gains = {}
+    for base in baselines:
+        paired = [100 * (r["test_accuracy"] - by[(base, r["seed"])]["test_accuracy"]) for r in mine if (base, r["seed"]) in by]
+        gains[base] = f"{statistics.mean(paired):+.2f}" if paired and row != base else ""
+    mean = statistics.mean(accuracies) if accuracies else float("nan")
+    std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+    return mine, mean, std, gains
