@@ -154,3 +154,18 @@ def quantize_model(model, *, ema_decay=0.999):
 def is_quantized(model):
     """Whether `model` holds QAT quantizers (and so converts to int8 without data)."""
     return any(isinstance(layer, (ActivationQuantizer, QuantizeWrapper)) for layer in getattr(model, "layers", []))
+
+
+def check_trained_ranges(model):
+    """Raises unless every activation range of a QAT model has seen a training batch."""
+    unseen = [
+        layer.name for layer in model.layers
+        if isinstance(layer, ActivationQuantizer) and float(layer.batches_seen.numpy()) == 0.0
+    ]  # fmt: skip
+    if unseen:
+        raise ValueError(
+            f"{model.name!r} is quantization-aware but {len(unseen)} activation range(s) were never "
+            f"trained ({', '.join(unseen[:4])}{', ...' if len(unseen) > 4 else ''}): their ranges are "
+            f"[0, 0], so the int8 model would output zeros. Fit the model (a few hundred steps) before "
+            f"converting it."
+        )

@@ -54,9 +54,14 @@ def plain_model(model, owner="to_tflite"):
 
 
 def _is_quantization_aware(model):
+    """Whether `model` carries QAT ranges (checked to have been trained)."""
+    from keras_kd.compress.quantize import check_trained_ranges
     from keras_kd.compress.quantize import is_quantized
 
-    return is_quantized(model)
+    if not is_quantized(model):
+        return False
+    check_trained_ranges(model)
+    return True
 
 
 def _input_shape(model):

@@ -97,3 +97,10 @@ def test_a_qat_model_saves_and_loads_with_its_ranges(trained_qat, tmp_path):
     np.testing.assert_allclose(restored.predict(x[:64], verbose=0), qat.predict(x[:64], verbose=0), rtol=1e-6)
     ranges = [(layer.range_min.numpy(), layer.range_max.numpy()) for layer in restored.layers if isinstance(layer, compress.ActivationQuantizer)]
     assert ranges and all(low <= 0 <= high and high > low for low, high in ranges)
+
+
+def test_an_untrained_qat_model_is_refused_before_converting(tmp_path):
+    qat = compress.quantize_model(_cnn())
+    with pytest.raises(ValueError, match=r"never trained.*output zeros"):
+        export.to_tflite(qat, str(tmp_path / "qat.tflite"), quantization="int8")
+    assert not (tmp_path / "qat.tflite").exists()
