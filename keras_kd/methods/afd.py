@@ -78,10 +78,21 @@ class AFDDistiller(Distiller):
     Reference:
         Chung, Park, Kim and Kwak, "Feature-map-level Online Adversarial
         Knowledge Distillation", ICML 2020.
+
+    Example:
+
+    ```python
+    afd = AFDDistiller([zoo.student_cnn(), zoo.student_cnn()], "block3",
+                       generator_optimizer=keras.optimizers.Adam(2e-5))
+    afd.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"])
+    afd.fit(x_train, y_train, epochs=10)
+    afd.peers[0].save("network_0.keras")
+    ```
     """
 
     def __init__(
-        self, models, feature_layer, name="afd_distiller", *, predict_with=0, temperature=3.0,
+        self, models, feature_layer, *, name="afd_distiller", predict_with=0, temperature=3.0,
         generator_optimizer=None, discriminator_optimizer=None, views=None,
     ):  # fmt: skip
         models = peer_utils.check_peers(models, owner=OWNER)

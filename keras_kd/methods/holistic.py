@@ -85,6 +85,17 @@ class HolisticDistiller(Distiller):
         and Shen, "Structured Knowledge Distillation for Dense Prediction",
         TPAMI 2020; Gulrajani et al., "Improved Training of Wasserstein
         GANs", NeurIPS 2017.
+
+    Example:
+
+    ```python
+    distiller = HolisticDistiller(
+        zoo.segmenter(width=32), zoo.segmenter(width=8),
+        [losses.PixelwiseKD(1.0), losses.PairwiseAffinity("features", "features")], [10.0, 1.0], 0.5,
+        critic_optimizer=keras.optimizers.Adam(1e-4))
+    distiller.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    distiller.fit(x_mosaics, y_masks, epochs=10)
+    ```
     """
 
     def __init__(

@@ -88,7 +88,7 @@ class MultiExitDistiller(Distiller):
     """
 
     def __init__(
-        self, model, name="multi_exit_distiller", *, mode="msd", temperature=3.0, alpha=0.3, feature_weight=0.03,
+        self, model, *, name="multi_exit_distiller", mode="msd", temperature=3.0, alpha=0.3, feature_weight=0.03,
         predict_exit=-1, views=None,
     ):  # fmt: skip
         self.mode = validation.check_one_of("mode", mode, MODES, owner=OWNER)

@@ -70,7 +70,7 @@ class MutualDistiller(Distiller):
     """
 
     def __init__(
-        self, models, name="mutual_distiller", *, predict_with=0, temperature=1.0, distillation_weight=1.0,
+        self, models, *, name="mutual_distiller", predict_with=0, temperature=1.0, distillation_weight=1.0,
         mode="paper", views=None,
     ):  # fmt: skip
         models = peer_utils.check_peers(models, owner=OWNER)

@@ -101,7 +101,7 @@ class OKDDipDistiller(Distiller):
     """
 
     def __init__(
-        self, models, feature_layer, name="okddip_distiller", *, temperature=3.0, distillation_weight=1.0,
+        self, models, feature_layer, *, name="okddip_distiller", temperature=3.0, distillation_weight=1.0,
         projection_ratio=8, detach_targets=False, views=None,
     ):  # fmt: skip
         models = peer_utils.check_peers(models, owner=OWNER)
