@@ -29,6 +29,7 @@ setup(
         "keras>=3.12",
         "numpy>=1.26",
         "matplotlib>=3.7",
+        "PyYAML>=6",
     ],
     extras_require={
         "cpu": ["tensorflow-cpu>=2.18"],

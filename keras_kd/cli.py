@@ -2,6 +2,7 @@
 
     keras-kd demo [--quick] [--run-dir DIR] [--temperature T] ...
     keras-kd export MODEL.keras --quantization int8 --data fashion_mnist
+    keras-kd train-teacher | distill | evaluate CONFIG.yaml [--smoke] [--set key.path=value ...]
     keras-kd compress CONFIG.json  # channel pruning -> pruning -> QAT -> int8
     keras-kd report RUN_DIR        # report.md with training curves, terms, Pareto, confusion
     keras-kd losses            # the registered distillation terms
@@ -129,6 +130,15 @@ def _report(args):
     return 0
 
 
+def _experiment(args):
+    from keras_kd import experiment
+
+    config = experiment.load_config(args.config, args.set or (), smoke=args.smoke)
+    command = {"train-teacher": experiment.train_teacher, "distill": experiment.distill, "evaluate": experiment.evaluate}
+    command[args.command](config)
+    return 0
+
+
 def _compress(args):
     from keras_kd.compress import run
 
@@ -222,6 +232,17 @@ def build_parser():
     export.add_argument("--out", help="output directory (default: MODEL_export/)")
     export.add_argument("--overwrite", action="store_true", help="replace existing .tflite files")
     export.set_defaults(handler=_export)
+
+    for name, summary in (
+        ("train-teacher", "train the config's teacher on the labels (OUT/teacher.keras)"),
+        ("distill", "distill the config's student (training the teacher first if needed), export and report"),
+        ("evaluate", "test accuracy of OUT/teacher.keras and OUT/student.keras"),
+    ):
+        sub = commands.add_parser(name, help=summary, description=f"{summary}. See keras_kd.experiment.config for the format.")
+        sub.add_argument("config", help="a YAML or JSON experiment config (examples/configs/)")
+        sub.add_argument("--smoke", action="store_true", help="a one-minute run: 1 epoch, 512 samples")
+        sub.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", help="override a config key, e.g. distill.epochs=3")
+        sub.set_defaults(handler=_experiment)
 
     compress = commands.add_parser(
         "compress", help="prune and quantize a student, the teacher guiding each fine-tune, to int8",

@@ -67,14 +67,9 @@ def load_data(name):
         from keras_kd.datasets import fashion_mnist
 
         return fashion_mnist.load_splits()
-    import numpy as np
+    from keras_kd.datasets import arrays
 
-    with np.load(name) as arrays:
-        missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays.files)
-        if missing:
-            raise ValueError(f"{name}: lacks arrays {sorted(missing)}.")
-        validation = (arrays["x_val"], arrays["y_val"]) if {"x_val", "y_val"} <= set(arrays.files) else None
-        return (arrays["x_train"], arrays["y_train"]), validation, (arrays["x_test"], arrays["y_test"])
+    return arrays.load_splits(name)
 
 
 def run(config_path, log=print):
