@@ -41,7 +41,7 @@ BAD = [
     ({"out": "o", "teacher": {"model": "zoo:resnet"}}, r"^teacher\.model: unknown zoo model 'resnet'"),
     ({"out": "o", "student": {"model": "/nowhere/student.keras"}}, r"^student\.model: No student at"),
     ({"out": "o", "student": {"options": {"depth": 3}}}, r"^student\.options: .*depth"),
-    ({"out": "o", "data": {"dataset": "mnist"}}, r"^data\.dataset: expected 'fashion_mnist' or an existing \.npz"),
+    ({"out": "o", "data": {"dataset": "mnist"}}, r"^data\.dataset: expected .fashion_mnist., an existing \.npz file, or a folder"),
     ({"distill": {}}, r"^out: required"),
     ({"out": "o", "distill": {"views": "dakd", "terms": ["kd"]}}, r"^distill\.terms: views 'dakd'"),
     (["not", "a", "mapping"], r"^the config: expected a mapping"),

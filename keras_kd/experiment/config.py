@@ -2,7 +2,8 @@
 
     seed: 0
     out: runs/kd-fashion               # must not hold files (nothing is overwritten)
-    data: {dataset: fashion_mnist}     # or an .npz with x_train, y_train, x_test, y_test
+    data: {dataset: fashion_mnist}     # or an .npz (x_train, y_train, x_test, y_test), or images in
+                                       # root/{train,val,test}/<class>/ with image_size, color_mode
     teacher: {model: zoo:teacher_cnn, epochs: 12}
     student: {model: zoo:student_cnn, options: {width: 16}}
     distill:
@@ -54,8 +55,10 @@ def schema():
         "out": Field("str", required=True, doc="the run directory; it must not hold files"),
         "verbose": Field("choice", 2, choices=(0, 1, 2), doc="Keras's progress display"),
         "data": Field("section", fields={
-            "dataset": Field("str", "fashion_mnist", doc="'fashion_mnist' or an .npz path"),
+            "dataset": Field("str", "fashion_mnist", doc="'fashion_mnist', an .npz path, or an image folder"),
             "train_size": Field("int+", None, doc="training samples used (all when unset)"),
+            "image_size": Field("list", [28, 28], doc="(height, width) for image folders"),
+            "color_mode": Field("choice", "grayscale", choices=("grayscale", "rgb", "rgba")),
         }),
         "teacher": Field("section", fields={
             **model, "model": Field("str", "zoo:teacher_cnn", doc=model["model"].doc),
@@ -118,7 +121,11 @@ def _check_names(config):
             raise ConfigError(f"export.modes[{i}]: unknown mode {mode!r}. Valid: {', '.join(modes)}.")
     dataset = config["data"]["dataset"]
     if dataset != "fashion_mnist" and not (dataset.endswith(".npz") and os.path.isfile(dataset)):
-        raise ConfigError(f"data.dataset: expected 'fashion_mnist' or an existing .npz file, got {dataset!r}.")
+        if not os.path.isdir(os.path.join(dataset, "train")) or not os.path.isdir(os.path.join(dataset, "test")):
+            raise ConfigError(
+                f"data.dataset: expected 'fashion_mnist', an existing .npz file, or a folder with train/ and "
+                f"test/ class folders, got {dataset!r}."
+            )
     teacher, student = (build_model(config[role], role) for role in ("teacher", "student"))
     terms, _ = distillation_terms(config)
     for i, term in enumerate(terms):

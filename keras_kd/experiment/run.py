@@ -27,10 +27,14 @@ def load_data(config):
         from keras_kd.datasets import fashion_mnist
 
         data = fashion_mnist.load_splits()
-    else:
+    elif dataset.endswith(".npz"):
         from keras_kd.datasets import arrays
 
         data = arrays.load_splits(dataset)
+    else:
+        from keras_kd.datasets import folders
+
+        data, _ = folders.load_splits(dataset, image_size=config["data"]["image_size"], color_mode=config["data"]["color_mode"])
     size = config["data"]["train_size"]
     if size:
         (x, y), validation, test = data
