@@ -140,8 +140,10 @@ def write_report(run_dir, *, x_test=None, y_test=None, log=print):
     if export:
         written["pareto"] = plot_pareto(export, os.path.join(run_dir, "pareto.png"))
         int8 = next((v for v in export["variants"] if v["variant"] == "int8"), None)
-        student = os.path.join(run_dir, "student_distilled.keras")
-        if x_test is not None and int8 and os.path.exists(int8["path"]) and os.path.exists(student):
+        # The demo saves student_distilled.keras, `keras-kd distill` student.keras.
+        candidates = [os.path.join(run_dir, n) for n in ("student_distilled.keras", "student.keras")]
+        student = next((c for c in candidates if os.path.exists(c)), None)
+        if x_test is not None and int8 and os.path.exists(int8["path"]) and student is not None:
             from keras_kd.export import litert
 
             model = files.load_keras_model(student, role="student")

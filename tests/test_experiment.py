@@ -80,7 +80,7 @@ def test_the_commands_train_distill_export_and_evaluate_a_tiny_config(tmp_path, 
     assert cli.main(["train-teacher", path]) == 0
     assert (out / "teacher.keras").exists()
     assert cli.main(["distill", path]) == 0
-    assert {"student.keras", "results.json", "report.md", "curves.png"} <= set(os.listdir(out))
+    assert {"student.keras", "results.json", "report.md", "curves.png", "confusion.png"} <= set(os.listdir(out))
     assert [v["variant"] for v in json.loads((out / "results.json").read_text())["export"]["variants"]] == ["float32", "int8"]
     assert cli.main(["evaluate", path]) == 0
     assert set(json.loads((out / "evaluation.json").read_text())["test_accuracy"]) == {"teacher", "student"}
