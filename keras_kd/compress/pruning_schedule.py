@@ -7,6 +7,7 @@ only at steps where `should_prune` is true: from `begin_step` on, every
 mask stays fixed and pruned weights stay exactly zero.
 """
 
+import abc
 import math
 
 import keras
@@ -14,7 +15,7 @@ import keras
 from keras_kd import validation
 
 
-class PruningSchedule:
+class PruningSchedule(abc.ABC):
     """Base class: `schedule(step) -> (should_prune, sparsity)`, both Python values."""
 
     def __init__(self, begin_step, end_step, frequency):
@@ -35,14 +36,16 @@ class PruningSchedule:
         in_range = step >= self.begin_step and (self.end_step == -1 or step <= self.end_step)
         return in_range and (step - self.begin_step) % self.frequency == 0
 
+    @abc.abstractmethod
     def sparsity(self, step):
-        raise NotImplementedError
+        """The target fraction of zeros at `step` (each schedule defines it)."""
 
     def __call__(self, step):
         return self.should_prune(step), self.sparsity(step)
 
+    @abc.abstractmethod
     def get_config(self):
-        raise NotImplementedError
+        """Every `__init__` argument, so the schedule saves with the model."""
 
     @classmethod
     def from_config(cls, config):
