@@ -1,4 +1,4 @@
-"""AFD and QuEST on Fashion-MNIST, against scratch and KD (KSANC to come).
+"""AFD, KSANC and QuEST on Fashion-MNIST, against scratch and KD.
 
 The demo's student (`zoo.student_cnn`) and 10-epoch budget (Adam 2e-3,
 cosine) for every row and seed; `scratch` and `kd` are imported from
@@ -8,6 +8,10 @@ teacher of the seed, T 4, w 0.9).
     afd     2 student networks (AFD, T 3, least-squares discriminators on
             `block3` maps, generator and discriminator Adam 2e-5); the row is
             network 0, both logged
+    ksanc   teacher s -> the student: logit discriminator (Adam 1e-4, l1 = l2 =
+            1e-5, dropout 0.5 adversarial samples), L_b on logits and squeezed
+            descriptors of `block2` and `block3`; every weight 1, no student CE
+            (the paper's loss)
     quest   teacher s's `block3` (7x7x128) quantized into 1024 words (k-means
             on 2000 training images, 98k vectors), the student's `block3`
             predicting the soft assignment (beta 5, lambda 1), labels weight 1
@@ -34,9 +38,10 @@ from keras_kd import demo  # noqa: E402
 from keras_kd import training  # noqa: E402
 from keras_kd import zoo  # noqa: E402
 from keras_kd.methods import AFDDistiller  # noqa: E402
+from keras_kd.methods import KSANCDistiller  # noqa: E402
 from keras_kd.methods import QuESTDistiller  # noqa: E402
 
-ROWS = ("scratch", "kd", "afd", "quest")
+ROWS = ("scratch", "kd", "afd", "ksanc", "quest")
 
 
 def run_row(row, seed, data, config, base):
@@ -51,6 +56,13 @@ def run_row(row, seed, data, config, base):
 
         result = training.train_distilled("afd", None, zoo.student_cnn, data, config, distiller_fn=make)
         extra["network_accuracies"] = [training.test_accuracy(n, *data[2]) for n in nets]
+    elif row == "ksanc":
+        teacher, _ = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
+
+        def make(teacher, student):
+            return KSANCDistiller(teacher, student, [("block2", "block2"), ("block3", "block3")], seed=seed)
+
+        result = training.train_distilled("ksanc", teacher, zoo.student_cnn, data, config, distiller_fn=make)
     elif row == "quest":
         teacher, _ = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
 

@@ -15,6 +15,8 @@
   `MultiExitDistiller` (`multi_exit.py`, MSD / BYOT); generations of one
   architecture (`generations.py`): `born_again` (BAN, BANE),
   `sequential_feed` (sFEED), `teacher_free_self` (Tf-KD_self);
+- adversarial: `KSANCDistiller` (`ksanc.py`, a logit discriminator and
+  squeezed-knowledge attention descriptors);
 - a codebook of teacher features: `QuESTDistiller` (`quest.py`);
 - dense prediction with a WGAN-GP critic on the maps: `HolisticDistiller`
   (`holistic.py`).
@@ -32,6 +34,7 @@ from keras_kd.methods.generations import born_again
 from keras_kd.methods.generations import sequential_feed
 from keras_kd.methods.generations import teacher_free_self
 from keras_kd.methods.holistic import HolisticDistiller
+from keras_kd.methods.ksanc import KSANCDistiller
 from keras_kd.methods.multi_teacher import FromTeacher
 from keras_kd.methods.multi_teacher import MultiTeacherDistiller
 from keras_kd.methods.multi_teacher import TeacherEnsemble
