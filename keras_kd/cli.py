@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 
+from keras_kd.augment import presets
 from keras_kd.export import modes as export_modes
 
 
@@ -192,7 +193,7 @@ def build_parser():
     demo.add_argument("--seed", type=int)
     demo.add_argument("--verbose", type=int, choices=[0, 1, 2], help="Keras progress display (default: 1, bars)")
     demo.add_argument(
-        "--augment", choices=["none", "light", "standard", "randaugment", "function_matching", "dakd"],
+        "--augment", choices=list(presets.PRESETS),
         help="augmentation preset for the distilled student (default: none)",
     )
     demo.add_argument("--no-export", action="store_true", help="skip the LiteRT export of the distilled student")

@@ -169,12 +169,12 @@ def _augmentation(config):
 
     if config.augment == "none":
         return {}
-    if config.augment == "dakd":
+    if presets.is_independent(config.augment):
         from keras_kd.methods import DAKDDistiller
 
         return {
             "distiller_fn": lambda teacher, student: DAKDDistiller(
-                teacher, student, views=presets.get("dakd", seed=config.seed),
+                teacher, student, views=presets.get(config.augment, seed=config.seed),
                 temperature=config.temperature, consistency_weight=1.0,
             )
         }  # fmt: skip

@@ -31,6 +31,8 @@ class TrainConfig:
         seed: seeds weights, shuffling and dropout. Defaults to 0.
         verbose: Keras's progress display (1 = bars, 2 = one line per epoch,
             0 = silent). Defaults to 1.
+        clipnorm: clip the gradients to this global norm (function matching
+            clips at 1.0). Defaults to `None` (no clipping).
     """
 
     epochs: int = 10
@@ -38,11 +40,14 @@ class TrainConfig:
     learning_rate: float = 2e-3
     seed: int = 0
     verbose: int = 1
+    clipnorm: float = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
             validation.check_positive_int(name, getattr(self, name), owner="TrainConfig")
         validation.check_positive_number("learning_rate", self.learning_rate, owner="TrainConfig")
+        if self.clipnorm is not None:
+            validation.check_positive_number("clipnorm", self.clipnorm, owner="TrainConfig")
 
 
 @dataclasses.dataclass
@@ -71,7 +76,7 @@ def _optimizer(config, steps_per_epoch):
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch
     )
-    return keras.optimizers.Adam(schedule)
+    return keras.optimizers.Adam(schedule, global_clipnorm=config.clipnorm)
 
 
 def _steps_per_epoch(n, batch_size):

@@ -88,6 +88,18 @@ def test_the_commands_train_distill_export_and_evaluate_a_tiny_config(tmp_path, 
     assert "nothing is overwritten" in capsys.readouterr().err
 
 
+def test_distill_with_independent_views_runs_dakd_whole(tmp_path):
+    out = tmp_path / "run"
+    path = _write(tmp_path, {
+        "out": str(out), "verbose": 0, "data": {"dataset": _tiny_npz(tmp_path)}, "teacher": {"epochs": 1},
+        "distill": {"epochs": 1, "views": "fashion_dakd", "dakd_teacher_epochs": 1, "clipnorm": 1.0}, "export": {"modes": []},
+    })  # fmt: skip
+    assert cli.main(["distill", path]) == 0
+    assert {"teacher.keras", "teacher_d1.keras", "student.keras"} <= set(os.listdir(out))
+    with pytest.raises(experiment.ConfigError, match="distill.terms: views 'fashion_dakd'"):
+        experiment.load_config(path, ["distill.terms=[kd]"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["kd.yaml", "feature_relation.yaml"])
 def test_an_example_config_runs_end_to_end_on_the_smoke_budget(tmp_path, name):

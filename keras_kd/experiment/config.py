@@ -9,7 +9,8 @@
     distill:
       terms: [kd, "hint:teacher_layer_name=block3,student_layer_name=block3,weight=100"]
       student_loss_weight: 0.9
-      views: none                      # a keras_kd.augment preset; dakd uses DAKDDistiller
+      views: none                      # a keras_kd.augment preset; independent ones (fashion_dakd, dakd)
+                                       # run DAKD whole: teacher stage, then DAKDDistiller
     export: {modes: [float32, int8]}
 
 `load_config(path, overrides=(), smoke=False)` reads it, applies `--set
@@ -29,7 +30,10 @@ from keras_kd.experiment.schema import set_value
 from keras_kd.experiment.schema import validate
 
 ZOO_MODELS = ("teacher_cnn", "student_cnn", "segmenter")
-SMOKE = {"teacher.epochs": 1, "distill.epochs": 1, "data.train_size": 512, "export.calibration_samples": 32}
+SMOKE = {
+    "teacher.epochs": 1, "distill.epochs": 1, "distill.dakd_teacher_epochs": 1, "data.train_size": 512,
+    "export.calibration_samples": 32,
+}  # fmt: skip
 
 
 def _presets():
@@ -71,6 +75,9 @@ def schema():
             "student_loss_weight": Field("unit", 0.9),
             "views": Field("choice", "none", choices=_presets()),
             "epochs": Field("int+", 10), "learning_rate": Field("float+", 2e-3), "batch_size": Field("int+", 128),
+            "clipnorm": Field("float+", None, doc="global gradient-norm clip (function matching: 1.0)"),
+            "dakd_teacher_epochs": Field("int0", 2, doc="DAKD step 2: epochs fine-tuning the teacher on D1 (0 skips)"),
+            "dakd_teacher_learning_rate": Field("float+", 2e-4, doc="DAKD step 2's peak learning rate"),
         }),
         "export": Field("section", fields={
             "modes": Field("list", ["float32", "int8"], doc=f"any of {', '.join(_modes())}"),
@@ -133,8 +140,11 @@ def _check_names(config):
             term.validate_model_compatibility(teacher, student)
         except ValueError as e:
             raise ConfigError(f"distill.terms[{i}]: {e}") from None
-    if config["distill"]["views"] == "dakd" and config["distill"]["terms"]:
-        raise ConfigError("distill.terms: views 'dakd' trains with DAKDDistiller's own consistency loss; drop the terms.")
+    from keras_kd.augment import presets
+
+    views = config["distill"]["views"]
+    if presets.is_independent(views) and config["distill"]["terms"]:
+        raise ConfigError(f"distill.terms: views {views!r} trains with DAKDDistiller's own consistency loss; drop the terms.")
 
 
 def build_model(section, role):

@@ -46,7 +46,7 @@ def _train_config(config, section):
     part = config[section]
     return training.TrainConfig(
         epochs=part["epochs"], batch_size=part["batch_size"], learning_rate=part["learning_rate"],
-        seed=config["seed"], verbose=config["verbose"],
+        seed=config["seed"], verbose=config["verbose"], clipnorm=part.get("clipnorm"),
     )  # fmt: skip
 
 
@@ -79,28 +79,50 @@ def _teacher(config, data, log):
     return result.model, result
 
 
+def _dakd(config, teacher, data, log):
+    """DAKD whole (`methods.dakd`): step 2 saved as `out/teacher_d1.keras` (skipped with 0 epochs), then the student."""
+    from keras_kd.methods import dakd_stages
+
+    part = config["distill"]
+    stage_config = None
+    if part["dakd_teacher_epochs"]:
+        stage_config = training.TrainConfig(
+            epochs=part["dakd_teacher_epochs"], batch_size=part["batch_size"], learning_rate=part["dakd_teacher_learning_rate"],
+            seed=config["seed"], verbose=config["verbose"],
+        )  # fmt: skip
+    outcome = dakd_stages.dakd(
+        teacher, lambda: build_model(config["student"], "student"), data, _train_config(config, "distill"),
+        teacher_config=stage_config, views=part["views"], temperature=part["temperature"], name="student",
+    )  # fmt: skip
+    if outcome.teacher is not None:
+        path = os.path.join(config["out"], "teacher_d1.keras")
+        os.makedirs(config["out"], exist_ok=True)
+        outcome.teacher.model.save(path)
+        log(f"DAKD step 2, the teacher fine-tuned on D1: test accuracy {100 * outcome.teacher.test_accuracy:.2f}% -> {path}")
+    return outcome.student
+
+
 def distill(config, log=print):
     """Distills the student from the teacher; exports and reports (see the module docstring)."""
     student_path = _refuse_existing(config, "student.keras")
+    from keras_kd.augment import presets
+
+    if presets.is_independent(config["distill"]["views"]) and config["distill"]["dakd_teacher_epochs"]:
+        _refuse_existing(config, "teacher_d1.keras")  # before any training
     data = load_data(config)
     teacher, teacher_run = _teacher(config, data, log)
     terms, weights = distillation_terms(config)
     options = {"distillation_losses": terms, "distillation_loss_weights": weights,
                "student_loss_weight": config["distill"]["student_loss_weight"]}  # fmt: skip
     views = config["distill"]["views"]
-    if views == "dakd":
-        from keras_kd.augment import presets
-        from keras_kd.methods import DAKDDistiller
-
-        options = {"distiller_fn": lambda t, s: DAKDDistiller(t, s, views=presets.get("dakd", seed=config["seed"]),
-                                                              temperature=config["distill"]["temperature"])}  # fmt: skip
-    elif views != "none":
-        from keras_kd.augment import presets
-
-        options["views"] = presets.get(views, seed=config["seed"])
-    result = training.train_distilled(
-        "student", teacher, lambda: build_model(config["student"], "student"), data, _train_config(config, "distill"), **options
-    )
+    if presets.is_independent(views):
+        result = _dakd(config, teacher, data, log)
+    else:
+        if views != "none":
+            options["views"] = presets.get(views, seed=config["seed"])
+        result = training.train_distilled(
+            "student", teacher, lambda: build_model(config["student"], "student"), data, _train_config(config, "distill"), **options
+        )
     result.model.save(student_path)
     log(f"student: test accuracy {100 * result.test_accuracy:.2f}% -> {student_path}")
     runs = ([teacher_run.as_dict()] if teacher_run else []) + [result.as_dict()]

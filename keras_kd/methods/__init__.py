@@ -1,7 +1,10 @@
 """Recipes on the Distiller's hook: methods beyond one teacher and one plain loss.
 
 - `DAKDDistiller` (`dakd.py`): different teacher/student augmentations and
-  a consistency loss;
+  a consistency loss; `dakd` and `fine_tune_teacher` (`dakd_stages.py`):
+  the whole method, its teacher stage included;
+- `function_matching` (`function_matching.py`): consistent MixUp views, KL
+  only, gradient clipping, a patient budget (Beyer et al.);
 - `MultiTeacherDistiller`, `FromTeacher`, `TeacherEnsemble`
   (`multi_teacher.py`): several frozen teachers, their (weighted) ensemble
   and per-teacher terms;
@@ -27,12 +30,16 @@ By name: `keras_kd.methods.get("multi_teacher")`, `available()`.
 from keras_kd.methods.afd import AFDDistiller
 from keras_kd.methods.chain import distill_chain
 from keras_kd.methods.dakd import DAKDDistiller
+from keras_kd.methods.dakd_stages import DAKDResult
+from keras_kd.methods.dakd_stages import dakd
+from keras_kd.methods.dakd_stages import fine_tune_teacher
 from keras_kd.methods.exits import add_exits
 from keras_kd.methods.exits import exit_model
 from keras_kd.methods.generations import GenerationsResult
 from keras_kd.methods.generations import born_again
 from keras_kd.methods.generations import sequential_feed
 from keras_kd.methods.generations import teacher_free_self
+from keras_kd.methods.function_matching import function_matching
 from keras_kd.methods.holistic import HolisticDistiller
 from keras_kd.methods.ksanc import KSANCDistiller
 from keras_kd.methods.multi_teacher import FromTeacher

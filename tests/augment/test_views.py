@@ -147,8 +147,23 @@ def test_every_preset_trains_one_step():
         distiller.compile(optimizer="adam", loss=SPARSE_CE)
         logs = distiller.fit(_images(8), np.arange(8) % 4, batch_size=8, verbose=0).history
         assert np.isfinite(logs["loss"][0]), name
-    with pytest.raises(ValueError, match="Unknown augmentation preset 'heavy'.*Available: none, light"):
+    with pytest.raises(ValueError, match="Unknown augmentation preset 'heavy'.*Available: none, fashion_shift.*fashion_\\* preset"):
         presets.get("heavy")
+
+
+def test_the_presets_say_which_views_they_draw_and_keep_their_old_names():
+    assert [n for n in presets.PRESETS if presets.is_independent(n)] == ["fashion_dakd", "dakd"]
+    for alias, name in presets.ALIASES.items():
+        old, new = presets.get(alias, seed=3), presets.get(name, seed=3)
+        assert old.name == new.name == f"views_{name}"
+        strip = lambda views: [{k: v for k, v in layer.get_config().items() if k != "name"} for layer in views.shared]  # noqa: E731
+        assert strip(old) == strip(new)
+    fashion = presets.get("fashion_mixup", seed=0)
+    assert fashion.mix.alpha == 1.0  # ratio ~ Beta(1, 1) = U[0, 1]
+    shift = fashion.shared[1]
+    assert shift.height_factor == shift.width_factor == 0.07  # about 2 px of 28
+    assert isinstance(presets.get("fashion_cutmix").mix, keras.layers.CutMix)
+    assert any(isinstance(layer, augment.ImageGaussianNoise) for layer in presets.get("fashion_noise").shared)
 
 
 def test_views_round_trip_through_config():

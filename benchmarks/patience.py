@@ -1,0 +1,137 @@
+"""Patience: test accuracy against epochs (and hours) for scratch, KD, function matching and DAKD.
+
+Same student (`zoo.student_cnn`), same data (55k training images, the 5k
+validation split for every choice, the 10k test images reported once per
+run), Adam with cosine decay to 0 over each budget, for every row:
+
+    scratch              labels only, no augmentation (lr 2e-3)
+    kd                   the zoo teacher of the seed, KD T 4, w 0.9, no augmentation
+    function_matching    `methods.function_matching`: `fashion_mixup` views, the
+                         teacher live on each, KL only at T 1, clip 1.0
+    dakd                 `methods.dakd` whole: step 2 fine-tunes the teacher on
+                         `fashion_dakd`'s D1 (2 epochs, lr 2e-4), then DAKD (T 4, lambda 1)
+
+Budgets: `--epochs 10 30 100` (3 seeds for 10 and 30; `--long-seeds` for
+the longer ones, 1 by default, said so in the table). Writes one JSON line
+per finished (row, epochs, seed) to `--results` (resumable) and, at the
+end, `patience.png`: test accuracy against epochs and against training hours.
+
+    python benchmarks/patience.py
+    python benchmarks/patience.py --rows kd function_matching --epochs 10
+    python benchmarks/patience.py --quick
+"""
+
+import dataclasses
+import os
+import statistics
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import common  # noqa: E402
+from common import append_record  # noqa: E402
+from common import load_records  # noqa: E402
+from keras_kd import demo  # noqa: E402
+from keras_kd import files  # noqa: E402
+from keras_kd import losses  # noqa: E402
+from keras_kd import training  # noqa: E402
+from keras_kd import zoo  # noqa: E402
+from keras_kd.methods import dakd  # noqa: E402
+from keras_kd.methods import function_matching  # noqa: E402
+
+ROWS = ("scratch", "kd", "function_matching", "dakd")
+
+
+def run_row(row, epochs, seed, teacher, data, base):
+    config = training.TrainConfig(epochs=epochs, learning_rate=base.learning_rate, seed=seed, verbose=0)
+    teacher_seconds = 0.0
+    if row == "scratch":
+        result = training.train_supervised(row, zoo.student_cnn, data, config)
+    elif row == "kd":
+        result = training.train_distilled(row, teacher, zoo.student_cnn, data, config,
+                                          distillation_losses=[losses.KD(4.0)], student_loss_weight=0.9)  # fmt: skip
+    elif row == "function_matching":
+        result = function_matching(teacher, zoo.student_cnn, data, config)
+    else:
+        stage = training.TrainConfig(epochs=2, learning_rate=2e-4, seed=seed, verbose=0)
+        outcome = dakd(teacher, zoo.student_cnn, data, config, teacher_config=stage, views="fashion_dakd")
+        result, teacher_seconds = outcome.student, outcome.teacher.train_seconds
+    history = result.history
+    return {
+        "row": row, "epochs": epochs, "seed": seed, "test_accuracy": result.test_accuracy,
+        "val_accuracy": history["val_accuracy"][-1], "best_val_accuracy": max(history["val_accuracy"]),
+        "train_seconds": result.train_seconds + teacher_seconds, "teacher_stage_seconds": teacher_seconds,
+        "seconds_per_epoch": result.train_seconds / epochs,
+    }  # fmt: skip
+
+
+def summarize(records):
+    """`{(row, epochs): (mean test %, std, n, mean hours)}`."""
+    table = {}
+    for row in ROWS:
+        for epochs in sorted({r["epochs"] for r in records}):
+            mine = [r for r in records if r["row"] == row and r["epochs"] == epochs]
+            if mine:
+                accuracies = [100 * r["test_accuracy"] for r in mine]
+                std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+                hours = statistics.mean(r["train_seconds"] for r in mine) / 3600
+                table[row, epochs] = (statistics.mean(accuracies), std, len(mine), hours)
+    return table
+
+
+def plot(table, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for row in ROWS:
+        points = sorted((e, v) for (r, e), v in table.items() if r == row)
+        if not points:
+            continue
+        epochs = [e for e, _ in points]
+        means = [v[0] for _, v in points]
+        errors = [v[1] for _, v in points]
+        axes[0].errorbar(epochs, means, yerr=errors, marker="o", capsize=3, label=row)
+        axes[1].plot([v[3] for _, v in points], means, marker="o", label=row)
+    axes[0].set(xscale="log", xlabel="epochs", ylabel="test accuracy %", title="accuracy vs epochs")
+    axes[1].set(xscale="log", xlabel="training hours (2 CPU cores)", ylabel="test accuracy %", title="accuracy vs hours")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    files.write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120), mode="wb")
+    plt.close(fig)
+
+
+def main():
+    parser = common.parser(__doc__.splitlines()[0], "benchmarks/results/patience.jsonl", ROWS)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[10, 30, 100])
+    parser.add_argument("--long-seeds", type=int, nargs="+", default=[0], help="seeds for budgets above 30 epochs")
+    parser.add_argument("--plot", default="benchmarks/results/patience.png")
+    args = parser.parse_args()
+    base, data = common.demo_budget(args.quick)
+    budgets = [1, 2] if args.quick else args.epochs
+    done = {(r["row"], r["epochs"], r["seed"]) for r in load_records(args.results)}
+    for epochs in budgets:
+        for seed in args.seeds if epochs <= 30 else args.long_seeds:
+            teacher, _ = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
+            for row in args.rows:
+                if (row, epochs, seed) in done:
+                    continue
+                record = run_row(row, epochs, seed, teacher, data, base)
+                append_record(args.results, record)
+                print(f"{row} {epochs} epochs seed {seed}: test {100 * record['test_accuracy']:.2f}% "
+                      f"val {100 * record['val_accuracy']:.2f}% ({record['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
+    table = summarize(load_records(args.results))
+    print(f"\n{'row':18s} {'epochs':>6s} {'n':>2s} {'test %':>7s} {'std':>5s} {'hours':>6s}")
+    for (row, epochs), (mean, std, n, hours) in table.items():
+        print(f"{row:18s} {epochs:6d} {n:2d} {mean:7.2f} {std:5.2f} {hours:6.2f}")
+    if table:
+        plot(table, args.plot)
+        print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
