@@ -36,6 +36,7 @@ from keras_kd import losses  # noqa: E402
 from keras_kd import teacher_cache  # noqa: E402
 from keras_kd import training  # noqa: E402
 from keras_kd import zoo  # noqa: E402
+from keras_kd.augment import Views  # noqa: E402
 from keras_kd.augment import presets  # noqa: E402
 from keras_kd.datasets import fashion_mnist  # noqa: E402
 
@@ -79,6 +80,8 @@ def timing(teacher, logits, top3, data):
 def accuracy_row(mode, views, seed, teacher, caches, data, base):
     config = training.TrainConfig(epochs=base.student_epochs, learning_rate=base.learning_rate, seed=seed, verbose=0)
     view_maker = presets.get("light", seed=seed) if views else None
+    if views and mode != "live":  # the cache labels the clean image: the student alone is augmented
+        view_maker = Views(student=view_maker.shared)
     if mode == "live":
         result = training.train_distilled("live", teacher, zoo.student_cnn, data, config, distillation_losses=[losses.KD(4.0)],
                                           student_loss_weight=0.9, views=view_maker)  # fmt: skip
@@ -105,7 +108,8 @@ def main():
     data = fashion_mnist.load_splits()
     done = {(r["mode"], r["views"], r["seed"]) for r in load_records(args.results) if "mode" in r}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in [None] + ([] if args.timing_only else args.seeds):
+        timed = any("timing" in r for r in load_records(args.results))
+        for seed in ([None] if args.timing_only or not timed else []) + ([] if args.timing_only else args.seeds):
             teacher, _ = demo.get_teacher(dataclasses.replace(base, seed=seed or 0), data)
             logits = teacher_cache.cache_teacher_outputs(teacher, data[0][0], os.path.join(tmp, f"logits-{seed}.npy"), overwrite=True)
             top3_path = os.path.join(tmp, f"top3-{seed}.npy")

@@ -135,7 +135,7 @@ class Distiller(KerasDistillerAPI, keras.Model):
             teacher, student, distillation_losses, distillation_loss_weights, none_means_no_term=no_default, owner=OWNER
         )
         paired_inputs = validation.check_bool("paired_inputs", paired_inputs, owner=OWNER)
-        views = check_views(views, student=student, paired_inputs=paired_inputs, owner=OWNER)
+        views = check_views(views, student=student, paired_inputs=paired_inputs, owner=OWNER, teacher=teacher)
         super().__init__(name=name, **kwargs)
         self.teacher = teacher
         self.student = student

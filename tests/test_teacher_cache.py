@@ -90,3 +90,14 @@ def test_top_k_asks_for_what_it_needs(vectors, tmp_path):
     with pytest.raises(ValueError, match="num_classes=C"):
         teacher_cache.cached_teacher(cache)
     assert not (tmp_path / "a.npy").exists()
+
+
+def test_views_that_would_augment_cached_logits_are_refused_with_the_fix():
+    from keras_kd import augment
+
+    student = models.cnn(4, "student")
+    shared = augment.Views(shared=[keras.layers.RandomFlip("horizontal", seed=1)])
+    with pytest.raises(ValueError, match="transform the teacher's input too.*Views\\(student=\\[...\\]\\)"):
+        keras_kd.Distiller(teacher_cache.cached_teacher((5,)), student, losses.KD(4.0), views=shared, paired_inputs=True)
+    alone = augment.Views(student=[keras.layers.RandomFlip("horizontal", seed=1)])
+    keras_kd.Distiller(teacher_cache.cached_teacher((5,)), student, losses.KD(4.0), views=alone, paired_inputs=True)

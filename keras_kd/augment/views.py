@@ -161,7 +161,12 @@ class Views(keras.layers.Layer):
         return cls(**config)
 
 
-def check_views(views, *, student, paired_inputs, owner):
+def _input_rank(model):
+    inputs = getattr(model, "inputs", None) if model_checks.is_graph_model(model) else None
+    return len(inputs[0].shape) if inputs else None
+
+
+def check_views(views, *, student, paired_inputs, owner, teacher=None):
     """The Distiller's `views` argument, checked; sets `num_classes` from the student."""
     if views is None:
         return None
@@ -177,6 +182,16 @@ def check_views(views, *, student, paired_inputs, owner):
             f"both inputs, which needs get_random_transformation/transform_images. "
             f"Received: shared layers {[l.name for l in views.layers_without_draws()]} "
             f"without them. Move them to Views(teacher=[...]) / Views(student=[...])."
+        )
+    teacher_rank, student_rank = _input_rank(teacher), _input_rank(student)
+    touches_teacher = views.shared or views.teacher_layers or views.mix is not None
+    if paired_inputs and touches_teacher and None not in (teacher_rank, student_rank) and teacher_rank != student_rank:
+        raise ValueError(
+            f"{owner}: these views would transform the teacher's input too, but it is not an image like the "
+            f"student's (ranks {teacher_rank} and {student_rank}: a cached teacher's logits?). Received: views with "
+            f"shared={len(views.shared)}, teacher={len(views.teacher_layers)} layers, mix={views.mix is not None}. "
+            f"Augment the student alone with Views(student=[...]); with a cache the teacher then labels the clean "
+            f"image, not the student's view (see keras_kd.teacher_cache on when that is wrong)."
         )
     if views.mixes_labels and views.num_classes is None:
         if not model_checks.is_graph_model(student):
