@@ -92,7 +92,7 @@ def test_top_k_asks_for_what_it_needs(vectors, tmp_path):
     assert not (tmp_path / "a.npy").exists()
 
 
-def test_views_that_would_augment_cached_logits_are_refused_with_the_fix():
+def test_views_that_would_augment_cached_logits_are_refused_with_the_fix(tmp_path):
     from keras_kd import augment
 
     student = models.cnn(4, "student")
@@ -100,4 +100,11 @@ def test_views_that_would_augment_cached_logits_are_refused_with_the_fix():
     with pytest.raises(ValueError, match="transform the teacher's input too.*Views\\(student=\\[...\\]\\)"):
         keras_kd.Distiller(teacher_cache.cached_teacher((5,)), student, losses.KD(4.0), views=shared, paired_inputs=True)
     alone = augment.Views(student=[keras.layers.RandomFlip("horizontal", seed=1)])
-    keras_kd.Distiller(teacher_cache.cached_teacher((5,)), student, losses.KD(4.0), views=alone, paired_inputs=True)
+    x, y = np.random.default_rng(0).normal(size=(16, 8, 8, 1)).astype("float32"), np.arange(16) % 5
+    teacher = models.cnn(8, "teacher")
+    top2 = teacher_cache.cache_teacher_outputs(teacher, x, str(tmp_path / "top2.npy"), top_k=2)
+    stand_in = teacher_cache.cached_teacher(top2, num_classes=5)
+    distiller = keras_kd.Distiller(stand_in, student, losses.KD(4.0), views=alone, paired_inputs=True)
+    distiller.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = distiller.fit((teacher_cache.cached_inputs(top2), x), y, batch_size=8, verbose=0).history
+    assert np.isfinite(history["loss"][0])  # the top-k tuple passes through; the student alone is augmented

@@ -130,6 +130,9 @@ class Views(keras.layers.Layer):
             return x, (x if x_student is None else x_student), y
         if x_student is None:
             x_teacher = x_student = self._apply(self.shared, ops.cast(x, "float32"))
+        elif not (self.shared or self.teacher_layers or self.mix is not None):
+            # Nothing touches the teacher's input (e.g. cached logits, or a top-k tuple): pass it through.
+            return x, self._apply(self.student_layers, ops.cast(x_student, "float32")), y
         else:
             x_teacher, x_student = self._apply_shared_to_pair(ops.cast(x, "float32"), ops.cast(x_student, "float32"))
         x_teacher = self._apply(self.teacher_layers, x_teacher)
