@@ -11,7 +11,10 @@ w = 0.5 halves the first three, so the critic's weight is 0.05):
     scratch     per-pixel cross-entropy only
     pixelwise   + pixel-wise KD (T = 1), weight 10
     pairwise    + pair-wise affinity of the `features` maps (all node pairs), weight 1
-    holistic    + the WGAN-GP critic on (image, score map) pairs (critic Adam 1e-4)
+    holistic    + the WGAN-GP critic on (image, score map) pairs (critic Adam 1e-4),
+                at a quarter of the paper's widths (16, 32, 64, 128): at full width
+                the critic costs about 95M MACs per map (three maps a step, and the
+                gradient penalty's second derivative), over 2 h per run on 2 cores
 
 Resumable: each finished (row, seed) is appended to `--results`.
 
@@ -38,6 +41,7 @@ from keras_kd import profiling  # noqa: E402
 from keras_kd import zoo  # noqa: E402
 from keras_kd.datasets import fashion_mosaics  # noqa: E402
 from keras_kd.methods import HolisticDistiller  # noqa: E402
+from keras_kd.methods import holistic  # noqa: E402
 
 ROWS = ("scratch", "pixelwise", "pairwise", "holistic")
 CACHE = os.path.expanduser("~/.cache/keras_kd/segmentation")
@@ -77,6 +81,9 @@ def teacher_model(data, epochs, quick):
     return teacher
 
 
+CRITIC_WIDTHS = (16, 32, 64, 128)
+
+
 def run_row(row, seed, teacher, data, epochs):
     keras.utils.set_random_seed(seed)
     student = zoo.segmenter(width=8, name="seg_student")
@@ -87,7 +94,9 @@ def run_row(row, seed, teacher, data, epochs):
     if row == "scratch":
         trainer = student
     elif row == "holistic":
-        trainer = HolisticDistiller(teacher, student, terms, weights, 0.5, adversarial_weight=0.05, seed=seed)
+        channels = 1 + int(student.outputs[0].shape[-1])  # the image and the class map
+        trainer = HolisticDistiller(teacher, student, terms, weights, 0.5, adversarial_weight=0.05, seed=seed,
+                                    critic_model=holistic.critic(channels, widths=CRITIC_WIDTHS))  # fmt: skip
     else:
         trainer = Distiller(teacher, student, terms, weights, 0.5)
     seconds = _fit(trainer, data, epochs, seed)
