@@ -96,6 +96,8 @@ def test_distill_with_independent_views_runs_dakd_whole(tmp_path):
     })  # fmt: skip
     assert cli.main(["distill", path]) == 0
     assert {"teacher.keras", "teacher_d1.keras", "student.keras"} <= set(os.listdir(out))
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [run["name"] for run in runs] == ["teacher", "teacher_d1", "student"]
     with pytest.raises(experiment.ConfigError, match="distill.terms: views 'fashion_dakd'"):
         experiment.load_config(path, ["distill.terms=[kd]"])
 

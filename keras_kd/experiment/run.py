@@ -99,7 +99,7 @@ def _dakd(config, teacher, data, log):
         os.makedirs(config["out"], exist_ok=True)
         outcome.teacher.model.save(path)
         log(f"DAKD step 2, the teacher fine-tuned on D1: test accuracy {100 * outcome.teacher.test_accuracy:.2f}% -> {path}")
-    return outcome.student
+    return outcome.student, outcome.teacher
 
 
 def distill(config, log=print):
@@ -115,8 +115,9 @@ def distill(config, log=print):
     options = {"distillation_losses": terms, "distillation_loss_weights": weights,
                "student_loss_weight": config["distill"]["student_loss_weight"]}  # fmt: skip
     views = config["distill"]["views"]
+    stage_run = None
     if presets.is_independent(views):
-        result = _dakd(config, teacher, data, log)
+        result, stage_run = _dakd(config, teacher, data, log)
     else:
         if views != "none":
             options["views"] = presets.get(views, seed=config["seed"])
@@ -125,7 +126,7 @@ def distill(config, log=print):
         )
     result.model.save(student_path)
     log(f"student: test accuracy {100 * result.test_accuracy:.2f}% -> {student_path}")
-    runs = ([teacher_run.as_dict()] if teacher_run else []) + [result.as_dict()]
+    runs = [run.as_dict() for run in (teacher_run, stage_run) if run] + [result.as_dict()]
     results = {"config": config, "runs": runs}
     if config["export"]["modes"]:
         from keras_kd import export
