@@ -111,14 +111,14 @@ def distill(config, log=print):
         _refuse_existing(config, "teacher_d1.keras")  # before any training
     data = load_data(config)
     teacher, teacher_run = _teacher(config, data, log)
-    terms, weights = distillation_terms(config)
-    options = {"distillation_losses": terms, "distillation_loss_weights": weights,
-               "student_loss_weight": config["distill"]["student_loss_weight"]}  # fmt: skip
     views = config["distill"]["views"]
     stage_run = None
-    if presets.is_independent(views):
+    if presets.is_independent(views):  # DAKD's own losses: the schema refuses terms with these views
         result, stage_run = _dakd(config, teacher, data, log)
     else:
+        terms, weights = distillation_terms(config)
+        options = {"distillation_losses": terms, "distillation_loss_weights": weights,
+                   "student_loss_weight": config["distill"]["student_loss_weight"]}  # fmt: skip
         if views != "none":
             options["views"] = presets.get(views, seed=config["seed"])
         result = training.train_distilled(
