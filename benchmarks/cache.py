@@ -21,14 +21,13 @@ import dataclasses
 import os
 import statistics
 import tempfile
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
+import common  # noqa: E402
 from common import append_record  # noqa: E402
 from common import load_records  # noqa: E402
 from keras_kd import Distiller  # noqa: E402
@@ -66,19 +65,8 @@ def timing(teacher, logits, top3, data, rounds=5):
             (teacher_cache.cached_inputs(top3), x),
         ),  # fmt: skip
     }
-    for trainer, inputs in runs.values():
-        trainer.fit(inputs, y, batch_size=128, epochs=1, verbose=0)  # warm-up: tracing
-    epochs = {name: [] for name in runs}
-    for _ in range(rounds):  # interleaved, so a slow spell of the machine hits every run alike
-        for name, (trainer, inputs) in runs.items():
-            start = time.perf_counter()
-            trainer.fit(inputs, y, batch_size=128, epochs=1, verbose=0)
-            epochs[name].append(time.perf_counter() - start)
-    seconds = {name: statistics.median(values) for name, values in epochs.items()}
-    base = seconds["student alone"]
-    for name, value in seconds.items():
-        print(f"{name:14s} {value:6.1f} s/epoch (median of {rounds})  {value / base:5.2f}x the student alone  "
-              f"(min {min(epochs[name]):.1f}: {min(epochs[name]) / min(epochs['student alone']):.2f}x)")
+    epochs = common.interleaved_timing({name: (trainer, inputs, y) for name, (trainer, inputs) in runs.items()}, rounds=rounds)
+    seconds = common.print_timing(epochs, "student alone")
     return {"median_seconds": seconds, "epoch_seconds": epochs}
 
 

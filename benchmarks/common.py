@@ -57,3 +57,43 @@ def accuracy_summary(by, row, seeds, baselines=("scratch", "kd")):
     mean = statistics.mean(accuracies) if accuracies else float("nan")
     std = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
     return mine, mean, std, gains
+
+
+def interleaved_timing(runs, *, rounds=5, batch_size=128, samples=None):
+    """Seconds per pass over the data of each compiled trainer, measured interleaved.
+
+    `runs` maps a name to `(trainer, inputs, y)`. Each trainer first fits one
+    untimed pass (tracing); then every round times one pass of each, back to
+    back, so a slow spell of the machine hits them alike. `samples` limits
+    each pass to the first `samples` rows (the per-epoch figure is then
+    scaled by the row count). Returns `{name: [seconds per epoch, per round]}`.
+    """
+    import time
+
+    import keras
+
+    def first(value, n):
+        return value if n is None else keras.tree.map_structure(lambda array: array[:n], value)
+
+    def length(value):
+        return len(keras.tree.flatten(value)[0])
+
+    for trainer, inputs, y in runs.values():
+        trainer.fit(first(inputs, samples), first(y, samples), batch_size=batch_size, epochs=1, verbose=0)
+    epochs = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, (trainer, inputs, y) in runs.items():
+            part = first(inputs, samples)
+            start = time.perf_counter()
+            trainer.fit(part, first(y, samples), batch_size=batch_size, epochs=1, verbose=0)
+            epochs[name].append((time.perf_counter() - start) * length(inputs) / length(part))
+    return epochs
+
+
+def print_timing(epochs, base):
+    """Prints the medians and minimums of `interleaved_timing`, as ratios to the run `base`."""
+    medians = {name: statistics.median(values) for name, values in epochs.items()}
+    for name, value in medians.items():
+        print(f"{name:16s} {value:6.1f} s/epoch (median of {len(epochs[name])})  {value / medians[base]:5.2f}x {base}  "
+              f"(min {min(epochs[name]):.1f}: {min(epochs[name]) / min(epochs[base]):.2f}x)")
+    return medians
