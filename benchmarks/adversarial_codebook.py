@@ -53,7 +53,7 @@ from keras_kd.methods import QuESTDistiller  # noqa: E402
 ROWS = ("scratch", "kd", "afd", "ksanc", "quest")
 
 
-def distiller_factory(row, seed, data, teacher, networks):
+def distiller_factory(row, seed, data, networks):
     """`(teacher, student) -> the row's Distiller`; AFD's networks are appended to `networks`."""
     if row == "afd":
 
@@ -88,7 +88,7 @@ def run_row(row, seed, data, config, base):
     start = time.perf_counter()
     teacher = None if row == "afd" else demo.get_teacher(dataclasses.replace(base, seed=seed), data)[0]
     networks = []
-    make = distiller_factory(row, seed, data, teacher, networks)
+    make = distiller_factory(row, seed, data, networks)
     result = training.train_distilled(row, teacher, zoo.student_cnn, data, config, distiller_fn=make)
     extra = {"network_accuracies": [training.test_accuracy(n, *data[2]) for n in networks]} if networks else {}
     wall = time.perf_counter() - start
@@ -104,7 +104,7 @@ def timing(seed, data, base, rounds, samples):
     for row in ROWS:
         keras.utils.set_random_seed(seed)
         student = zoo.student_cnn()
-        trainer = student if row == "scratch" else distiller_factory(row, seed, data, teacher, [])(teacher, student)
+        trainer = student if row == "scratch" else distiller_factory(row, seed, data, [])(teacher, student)
         trainer.compile(keras.optimizers.Adam(base.learning_rate),
                         keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
         runs[row] = (trainer, x, y)
@@ -136,11 +136,7 @@ def main():
                 append_record(args.results, record)
                 print(f"seed {seed} {row}: {100 * record['test_accuracy']:.2f}%", flush=True)
     records = load_records(args.results)
-    for record in records:
-        if "timing" in record:
-            print(f"timing (seed {record['timing']['seed']}, interleaved): " + ", ".join(
-                f"{row} {value:.1f} s/epoch" for row, value in record["timing"]["median_seconds_per_epoch"].items()))
-    records = [r for r in records if "row" in r]
+    records = common.print_timing_records(records)
     by = {(r["row"], r["seed"]): r for r in records}
     seeds = sorted({r["seed"] for r in records})
     for row in ROWS:

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import statistics
+import time
 
 
 def parser(description, results, rows, default_rows=None):
@@ -68,9 +69,7 @@ def interleaved_timing(runs, *, rounds=5, batch_size=128, samples=None):
     each pass to the first `samples` rows (the per-epoch figure is then
     scaled by the row count). Returns `{name: [seconds per epoch, per round]}`.
     """
-    import time
-
-    import keras
+    import keras  # here: the scripts set KERAS_BACKEND before importing keras
 
     def first(value, n):
         return value if n is None else keras.tree.map_structure(lambda array: array[:n], value)
@@ -97,3 +96,12 @@ def print_timing(epochs, base):
         print(f"{name:16s} {value:6.1f} s/epoch (median of {len(epochs[name])})  {value / medians[base]:5.2f}x {base}  "
               f"(min {min(epochs[name]):.1f}: {min(epochs[name]) / min(epochs[base]):.2f}x)")
     return medians
+
+
+def print_timing_records(records):
+    """Prints each `--timing` record's medians; returns the other records (the rows)."""
+    for record in records:
+        if "timing" in record:
+            print("timing (interleaved): " + ", ".join(
+                f"{row} {value:.1f} s/epoch" for row, value in record["timing"]["median_seconds_per_epoch"].items()))
+    return [r for r in records if "row" in r]

@@ -155,11 +155,7 @@ def main():
                 append_record(args.results, record)
                 print(f"seed {seed} {row}: mIoU {record['mean_iou']:.4f}", flush=True)
     records = load_records(args.results)
-    for record in records:
-        if "timing" in record:
-            print("timing (interleaved): " + ", ".join(
-                f"{row} {value:.1f} s/epoch" for row, value in record["timing"]["median_seconds_per_epoch"].items()))
-    records = [r for r in records if "row" in r]
+    records = common.print_timing_records(records)
     print(f"\nteacher MACs {profiling.count_macs(teacher) / 1e6:.1f}M, student {profiling.count_macs(zoo.segmenter(width=8)) / 1e6:.1f}M")
     for row in ROWS:
         mine = {r["seed"]: r for r in records if r["row"] == row}
