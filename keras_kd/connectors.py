@@ -38,7 +38,10 @@ class Connector(keras.layers.Layer):
             to `"resize"`.
         use_batch_norm: BatchNorm after a 1x1 convolution. Defaults to `True`.
         data_format: `"channels_last"` or `"channels_first"` for 4-D maps.
-            Defaults to `"channels_last"`.
+            Defaults to `"channels_last"`. Only the layout of the input and
+            output changes: the connector computes channels-last inside
+            (TensorFlow's CPU convolutions take NHWC only), so its weights are
+            the same in either format.
     """
 
     def __init__(
@@ -66,8 +69,8 @@ class Connector(keras.layers.Layer):
         self.use_batch_norm = use_batch_norm
         self.data_format = data_format
         # `teacher_shape` has no batch axis: channels come first or last in it.
-        channels_axis = -1 if data_format == "channels_last" else 1
-        out_channels = self.teacher_shape[-1 if data_format == "channels_last" else 0]
+        channels_first_map = data_format == "channels_first" and len(self.teacher_shape) == 3
+        out_channels = self.teacher_shape[0 if channels_first_map else -1]
         self.projection = None
         self.norm = None
         if kind in ("conv1x1", "conv3x3_stack") and len(self.teacher_shape) != 3:
@@ -78,56 +81,57 @@ class Connector(keras.layers.Layer):
         if kind == "conv3x3_stack":
             stack = []
             for i in range(3):
-                stack.append(keras.layers.Conv2D(out_channels, 3, padding="same", data_format=data_format, name=f"conv{i}"))
+                stack.append(keras.layers.Conv2D(out_channels, 3, padding="same", name=f"conv{i}"))
                 if i < 2:
-                    stack += [keras.layers.BatchNormalization(axis=channels_axis, name=f"bn{i}"), keras.layers.ReLU(name=f"relu{i}")]
+                    stack += [keras.layers.BatchNormalization(name=f"bn{i}"), keras.layers.ReLU(name=f"relu{i}")]
             self.projection = keras.Sequential(stack, name="transform")
         if kind == "conv1x1":
-            self.projection = keras.layers.Conv2D(
-                out_channels, 1, use_bias=not use_batch_norm, data_format=data_format, name="conv"
-            )
+            self.projection = keras.layers.Conv2D(out_channels, 1, use_bias=not use_batch_norm, name="conv")
             if use_batch_norm:
-                self.norm = keras.layers.BatchNormalization(axis=channels_axis, name="bn")
+                self.norm = keras.layers.BatchNormalization(name="bn")
         elif kind == "dense":
-            self.projection = keras.layers.Dense(self.teacher_shape[-1], name="dense")
+            self.projection = keras.layers.Dense(out_channels, name="dense")
+
+    def _transposes(self, rank):
+        return self.data_format == "channels_first" and rank == 4
 
     def build(self, input_shape):
         if self.projection is not None:
+            if self._transposes(len(input_shape)):
+                input_shape = (input_shape[0], *input_shape[2:], input_shape[1])
             self.projection.build(input_shape)
             if self.norm is not None:
                 self.norm.build(self.projection.compute_output_shape(input_shape))
 
     def _match_spatial(self, x):
+        """Channels-last `x` resized or pooled to the teacher's spatial size."""
         if len(self.teacher_shape) != 3:
             return x
-        channels_last = self.data_format == "channels_last"
-        t_hw = self.teacher_shape[:2] if channels_last else self.teacher_shape[1:]
-        s_hw = tuple(x.shape[1:3] if channels_last else x.shape[2:4])
+        t_hw = self.teacher_shape[:2] if self.data_format == "channels_last" else self.teacher_shape[1:]
+        s_hw = tuple(x.shape[1:3])
         if s_hw == tuple(t_hw):
             return x
-        if not channels_last:
-            x = ops.transpose(x, (0, 2, 3, 1))
         if self.spatial == "resize":
-            x = ops.image.resize(x, t_hw, interpolation="bilinear")
-        else:
-            if s_hw[0] % t_hw[0] or s_hw[1] % t_hw[1]:
-                raise ValueError(
-                    f"spatial='pool' needs the student map to be an integer multiple "
-                    f"of the teacher's. Received: student {s_hw}, teacher {tuple(t_hw)}. "
-                    f"Use spatial='resize'."
-                )
-            pool = (s_hw[0] // t_hw[0], s_hw[1] // t_hw[1])
-            x = ops.average_pool(x, pool, strides=pool, padding="valid")
-        if not channels_last:
-            x = ops.transpose(x, (0, 3, 1, 2))
-        return x
+            return ops.image.resize(x, t_hw, interpolation="bilinear")
+        if s_hw[0] % t_hw[0] or s_hw[1] % t_hw[1]:
+            raise ValueError(
+                f"spatial='pool' needs the student map to be an integer multiple "
+                f"of the teacher's. Received: student {s_hw}, teacher {tuple(t_hw)}. "
+                f"Use spatial='resize'."
+            )
+        pool = (s_hw[0] // t_hw[0], s_hw[1] // t_hw[1])
+        return ops.average_pool(x, pool, strides=pool, padding="valid")
 
     def call(self, x, training=None):
+        transposes = self._transposes(len(x.shape))
+        if transposes:
+            x = ops.transpose(x, (0, 2, 3, 1))
         if self.projection is not None:
             x = self.projection(x, training=training)
             if self.norm is not None:
                 x = self.norm(x, training=training)
-        return self._match_spatial(x)
+        x = self._match_spatial(x)
+        return ops.transpose(x, (0, 3, 1, 2)) if transposes else x
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], *self.teacher_shape)
