@@ -10,6 +10,7 @@ counts the MACs):
 |-----------------|-------:|-------------:|----------:|
 | `teacher_cnn()` |  3.49M |        24.2M |       ~31 |
 | `student_cnn()` | 90,090 |        1.54M |        ~8 |
+| `student_convnet()` | 97,474 |        9.4M | (unmeasured) |
 
 `segmenter()` is the pair for the segmentation mosaics. All take raw pixels in [0, 255] (a `Rescaling` layer divides by 255) and
 return logits. Layers carry stable names (`block1`, ..., `features`,
@@ -87,6 +88,46 @@ def student_cnn(input_shape=(28, 28, 1), num_classes=10, *, width=16, hidden=48,
     x = _conv_bn_relu(x, 2 * width, "block3")
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(hidden, activation="relu", name="features")(x)
+    outputs = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def student_convnet(input_shape=(28, 28, 1), num_classes=10, *, filters=(24, 48, 48, 64, 64), name="student_convnet"):
+    """A sub-100k student that spends its parameters on convolutions.
+
+    One conv-BN-ReLU block at full resolution (`filters[0]`), two at 1/2
+    (`filters[1:3]`), two at 1/4 (`filters[3:]`), then global average
+    pooling (`features`) and the logits: no large dense layer, so almost
+    every parameter is a 3x3 filter. Ten times `student_cnn`'s arithmetic
+    for the same parameter budget. Every op maps to an int8 LiteRT builtin
+    (BatchNorm folds into the convolutions on export).
+
+    With the defaults: 97,474 parameters (992 of them BatchNorm moving
+    statistics, which fold away on export), 9.4M MACs per image.
+
+    Args:
+        input_shape: defaults to `(28, 28, 1)`.
+        num_classes: defaults to 10.
+        filters: five widths, blocks `block1`, `block2a`, `block2`,
+            `block3a`, `block3`. Defaults to `(24, 48, 48, 64, 64)`.
+        name: defaults to `"student_convnet"`.
+
+    Returns:
+        A functional `keras.Model` returning logits.
+    """
+    filters = tuple(int(f) for f in filters)
+    if len(filters) != 5 or min(filters) < 1:
+        raise ValueError(f"student_convnet: `filters` needs five positive widths. Received: filters={filters!r}.")
+    inputs = keras.Input(input_shape, name="pixels")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    x = _conv_bn_relu(x, filters[0], "block1")
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = _conv_bn_relu(x, filters[1], "block2a")
+    x = _conv_bn_relu(x, filters[2], "block2")
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = _conv_bn_relu(x, filters[3], "block3a")
+    x = _conv_bn_relu(x, filters[4], "block3")
+    x = layers.GlobalAveragePooling2D(name="features")(x)
     outputs = layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
 

@@ -7,7 +7,8 @@
   only, gradient clipping, a patient budget (Beyer et al.);
 - `MultiTeacherDistiller`, `FromTeacher`, `TeacherEnsemble`
   (`multi_teacher.py`): several frozen teachers, their (weighted) ensemble
-  and per-teacher terms;
+  and per-teacher terms; `ensemble_teacher` (`ensemble_teacher.py`): the
+  teachers' mixture as one logits model, for any single-teacher method;
 - `distill_chain` (`chain.py`): teacher -> assistant(s) -> student (TAKD);
 - `NoisyCollaborationDistiller` (`noisy_collaboration.py`): noisy student
   inputs, a fickle teacher (dropout on), flipped labels;
@@ -33,6 +34,8 @@ from keras_kd.methods.dakd import DAKDDistiller
 from keras_kd.methods.dakd_stages import DAKDResult
 from keras_kd.methods.dakd_stages import dakd
 from keras_kd.methods.dakd_stages import fine_tune_teacher
+from keras_kd.methods.ensemble_teacher import MixtureLogits
+from keras_kd.methods.ensemble_teacher import ensemble_teacher
 from keras_kd.methods.exits import add_exits
 from keras_kd.methods.exits import exit_model
 from keras_kd.methods.generations import GenerationsResult
