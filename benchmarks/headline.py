@@ -1,0 +1,152 @@
+"""The headline model: the best <= 100k-parameter int8 Fashion-MNIST student.
+
+Teacher: the mixture of the demo's three zoo teachers (seeds 0-2, cached by
+`demo.get_teacher`, shared with `patience.py`), `methods.ensemble_teacher`
+at T 1. Student: `zoo.student_convnet()` (97,474 parameters, 9.4M MACs).
+Recipe: `methods.function_matching` (`fashion_mixup` views, the teacher
+live on each, KL only at T 1, gradient clipping at 1.0, Adam 2e-3 with
+cosine decay) for each budget in `--epochs`.
+
+Selection never looks at the test set: every candidate is scored on the
+5k validation split (the runs are handed the validation split in place of
+the test split), the best one is chosen, and only then is the test set
+read, once, for the chosen student: its float accuracy, then its int8
+LiteRT model's accuracy through the LiteRT interpreter, size, latency
+(batch 1, 1 thread, XNNPACK), parameters and MACs.
+
+Resumable: each finished candidate is cached (`~/.cache/keras_kd/headline`)
+and recorded in `--results`; an interrupted candidate resumes from its last
+finished epoch (`keras.callbacks.BackupAndRestore`). The chosen model is
+written to `benchmarks/results/fashion_mnist_student_int8.tflite` and
+`.keras` (refused if they exist, unless `--overwrite`).
+
+    python benchmarks/headline.py                  # budgets 30 and 100 epochs
+    python benchmarks/headline.py --epochs 200
+    python benchmarks/headline.py --quick          # a smoke run, 8k images, files in the cache
+"""
+
+import argparse
+import dataclasses
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import common  # noqa: E402
+import keras  # noqa: E402
+
+from keras_kd import demo  # noqa: E402
+from keras_kd import profiling  # noqa: E402
+from keras_kd import training  # noqa: E402
+from keras_kd import zoo  # noqa: E402
+from keras_kd.export import benchmark_tflite  # noqa: E402
+from keras_kd.export import evaluate_tflite  # noqa: E402
+from keras_kd.export import to_tflite  # noqa: E402
+from keras_kd.methods import ensemble_teacher  # noqa: E402
+from keras_kd.methods import function_matching  # noqa: E402
+
+TEACHER_SEEDS = (0, 1, 2)
+CACHE = os.path.join(demo.cache_dir(), "headline")
+
+
+def teachers(base, data):
+    """The demo's zoo teachers of seeds 0-2 and the seconds spent training those not cached."""
+    models, seconds = [], 0.0
+    for seed in TEACHER_SEEDS:
+        model, record = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
+        models.append(model)
+        seconds += 0.0 if record["cached"] else record["train_seconds"]
+    return models, seconds
+
+
+def candidate(epochs, teacher, data, quick):
+    """Trains (or reloads) one function-matching student; returns `(student, record)`."""
+    name = f"student_convnet-fm-e{epochs}" + ("-quick" if quick else "")
+    path = os.path.join(CACHE, name + ".keras")
+    (x_train, y_train), validation, _ = data
+    # The runs score on the validation split: the test split is not handed to them.
+    selection_data = ((x_train, y_train), validation, validation)
+    backup = keras.callbacks.BackupAndRestore(os.path.join(CACHE, name + "-backup"))
+    config = training.TrainConfig(epochs=epochs, seed=0, verbose=2)
+    result = function_matching(teacher, zoo.student_convnet, selection_data, config, callbacks=[backup])
+    os.makedirs(CACHE, exist_ok=True)
+    tmp = os.path.join(CACHE, f".tmp-{os.getpid()}-{name}.keras")
+    result.model.save(tmp)
+    os.replace(tmp, path)
+    return result.model, {
+        "candidate": name, "epochs": epochs, "val_accuracy": result.test_accuracy,
+        "train_seconds": result.train_seconds, "seconds_per_epoch": result.train_seconds / epochs, "path": path,
+    }  # fmt: skip
+
+
+def ship(student, chosen, data, args, teacher_record):
+    """Reads the test set once: float and int8 accuracy, size, latency; writes the files."""
+    (x_train, _), _, (x_test, y_test) = data
+    stem = "fashion_mnist_student" + ("-quick" if args.quick else "")
+    keras_path = os.path.join(args.out, stem + ".keras")
+    tflite_path = os.path.join(args.out, stem + "_int8.tflite")
+    existing = [p for p in (keras_path, tflite_path) if os.path.exists(p)]
+    if existing and not args.overwrite:
+        raise FileExistsError(f"Refusing to overwrite {existing}. Pass --overwrite, or --out another folder.")
+    tmp = os.path.join(args.out, f".tmp-{os.getpid()}-{stem}.keras")
+    student.save(tmp)
+    os.replace(tmp, keras_path)
+    to_tflite(student, tflite_path, quantization="int8", representative_data=x_train[:500], overwrite=args.overwrite)
+    timing = benchmark_tflite(tflite_path, threads=1, sample=x_test[0])
+    summary = profiling.summarize(student)
+    return {
+        "chosen": chosen["candidate"], "val_accuracy": chosen["val_accuracy"],
+        "float_test_accuracy": training.test_accuracy(student, x_test, y_test),
+        "int8_test_accuracy": evaluate_tflite(tflite_path, x_test, y_test),
+        "params": summary["params"], "macs": summary["macs"], "int8_kb": timing["size_kb"],
+        "int8_median_ms": timing["median_ms"], "int8_p90_ms": timing["p90_ms"],
+        "teacher_val_accuracy": teacher_record["val_accuracy"], "teacher_test_accuracy": teacher_record["test_accuracy"],
+        "keras_path": keras_path, "tflite_path": tflite_path,
+    }  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[30, 100], help="function-matching budgets (candidates)")
+    parser.add_argument("--results", default=None, help="default benchmarks/results/headline.jsonl (the cache when --quick)")
+    parser.add_argument("--out", default=None, help="where the chosen .keras and int8 .tflite go "
+                        "(default benchmarks/results; the cache when --quick)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the chosen model's files")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: the demo's quick teachers, 8k images, 1 epoch")
+    args = parser.parse_args()
+    args.results = args.results or (os.path.join(CACHE, "headline-quick.jsonl") if args.quick else "benchmarks/results/headline.jsonl")
+    args.out = args.out or (CACHE if args.quick else "benchmarks/results")
+    start = time.perf_counter()
+    base, data = common.demo_budget(args.quick)
+    budgets = [1] if args.quick else args.epochs
+    models, teacher_seconds = teachers(base, data)
+    teacher = ensemble_teacher(models)
+    (_, validation, (x_test, y_test)) = data
+    teacher_record = {"val_accuracy": training.test_accuracy(teacher, *validation),
+                      "test_accuracy": training.test_accuracy(teacher, x_test, y_test)}  # fmt: skip
+    print(f"teacher mixture: val {100 * teacher_record['val_accuracy']:.2f}%, test "
+          f"{100 * teacher_record['test_accuracy']:.2f}% ({teacher_seconds / 60:.1f} min training teachers)")  # fmt: skip
+    records = {r["candidate"]: r for r in common.load_records(args.results) if "candidate" in r}
+    for epochs in budgets:
+        name = f"student_convnet-fm-e{epochs}" + ("-quick" if args.quick else "")
+        if name in records and os.path.exists(records[name]["path"]):
+            continue
+        _, records[name] = candidate(epochs, teacher, data, args.quick)
+        common.append_record(args.results, records[name])
+        print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
+              f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
+    names = [f"student_convnet-fm-e{e}" + ("-quick" if args.quick else "") for e in budgets]
+    chosen = max((records[n] for n in names), key=lambda r: r["val_accuracy"])
+    student = keras.saving.load_model(chosen["path"])
+    shipped = ship(student, chosen, data, args, teacher_record)
+    shipped["wall_seconds"] = time.perf_counter() - start
+    common.append_record(args.results, {"shipped": shipped})
+    print(f"chosen on validation: {shipped['chosen']} (val {100 * shipped['val_accuracy']:.2f}%)\n"
+          f"test: float {100 * shipped['float_test_accuracy']:.2f}%, int8 LiteRT {100 * shipped['int8_test_accuracy']:.2f}%; "
+          f"{shipped['params']:,} parameters, {shipped['macs'] / 1e6:.1f}M MACs, {shipped['int8_kb']:.1f} KB, "
+          f"{shipped['int8_median_ms']:.3f} ms (batch 1, 1 thread)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
