@@ -60,9 +60,13 @@ def teachers(base, data):
     return models, seconds
 
 
+def candidate_name(epochs, quick):
+    return f"student_convnet-fm-e{epochs}" + ("-quick" if quick else "")
+
+
 def candidate(epochs, teacher, data, quick):
-    """Trains (or reloads) one function-matching student; returns `(student, record)`."""
-    name = f"student_convnet-fm-e{epochs}" + ("-quick" if quick else "")
+    """Trains one function-matching student; returns `(student, record)`."""
+    name = candidate_name(epochs, quick)
     path = os.path.join(CACHE, name + ".keras")
     (x_train, y_train), validation, _ = data
     # The runs score on the validation split: the test split is not handed to them.
@@ -129,14 +133,14 @@ def main():
           f"{100 * teacher_record['test_accuracy']:.2f}% ({teacher_seconds / 60:.1f} min training teachers)")  # fmt: skip
     records = {r["candidate"]: r for r in common.load_records(args.results) if "candidate" in r}
     for epochs in budgets:
-        name = f"student_convnet-fm-e{epochs}" + ("-quick" if args.quick else "")
+        name = candidate_name(epochs, args.quick)
         if name in records and os.path.exists(records[name]["path"]):
             continue
         _, records[name] = candidate(epochs, teacher, data, args.quick)
         common.append_record(args.results, records[name])
         print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
               f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
-    names = [f"student_convnet-fm-e{e}" + ("-quick" if args.quick else "") for e in budgets]
+    names = [candidate_name(e, args.quick) for e in budgets]
     chosen = max((records[n] for n in names), key=lambda r: r["val_accuracy"])
     student = keras.saving.load_model(chosen["path"])
     shipped = ship(student, chosen, data, args, teacher_record)
