@@ -49,6 +49,7 @@ from keras_kd.backend import tensorflow as backend
 from keras_kd.keras_parity import KerasDistillerAPI
 from keras_kd.step import OptimizerGroup
 from keras_kd.step import StepResult
+from keras_kd.step import build_optimizers
 from keras_kd.step import make_batch
 
 OWNER = "Distiller"
@@ -145,8 +146,7 @@ class Distiller(KerasDistillerAPI, keras.Model):
         self.paired_inputs = paired_inputs
         self.views = views
         self.term_names = term_slots.unique_names(terms)
-        # Variables, so schedules (keras_kd.schedules) can change the weights
-        # between steps without retracing the train step.
+        # Variables, so schedules (keras_kd.schedules) change the weights without retracing the step.
         self.term_weights = [
             keras.Variable(w, trainable=False, dtype="float32", name=f"term_weight_{n}")
             for w, n in zip(weights, self.term_names)
@@ -156,12 +156,10 @@ class Distiller(KerasDistillerAPI, keras.Model):
         if len(terms) > 1:
             tracked += [f"distill/{n}" for n in self.term_names]
         self.loss_trackers = loss_trackers.LossTrackers(tracked)
-        # Last, once every check has passed: a refused Distiller leaves the
-        # user's models as they were.
+        # Last, after every check: a refused Distiller leaves the user's models as they were.
         if self.teacher is not None:
             self.teacher.trainable = False
-        # Both models are built, so the Distiller is: its weights (and an
-        # optimizer's state) can be saved and restored before any step.
+        # Both models are built, so the Distiller is: saved and restored (optimizers too) before any step.
         self.built = bool((self.teacher is None or self.teacher.built) and self.student.built)
 
     def _build_slots(self, terms):
@@ -243,8 +241,7 @@ class Distiller(KerasDistillerAPI, keras.Model):
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)
         if self.built:  # so the saved optimizer state loads into each group's optimizer
-            for group in self.optimizer_groups():
-                group.optimizer.build(group.variables)
+            build_optimizers(self.optimizer_groups())
 
     # --------------------------------------------------------- the hook
 
@@ -359,6 +356,9 @@ class Distiller(KerasDistillerAPI, keras.Model):
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras's hook; see backend.tensorflow for why multi-worker runs need this.
+        if self.built and self.compiled:  # before Keras builds one optimizer on every variable
+            with self.distribute_strategy.scope():
+                build_optimizers(self.optimizer_groups())
         if iterator is not None and backend.is_multi_worker(self.distribute_strategy):
             iterator, data_batch = None, backend.first_local_batch(iterator, self.distribute_strategy)
         return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)

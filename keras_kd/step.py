@@ -92,6 +92,20 @@ class OptimizerGroup:
     shared: bool = False
 
 
+def build_optimizers(groups):
+    """Builds each group's optimizer on its own variables, where not built yet.
+
+    Left to itself, Keras builds the compiled optimizer on every trainable
+    variable (a discriminator's too) under a distribution strategy and
+    before `BackupAndRestore` loads a checkpoint into it. Built per group
+    first, each optimizer's state has one layout wherever it is saved and
+    restored.
+    """
+    for group in groups:
+        if not group.optimizer.built:
+            group.optimizer.build(group.variables)
+
+
 def make_batch(data, *, views, paired_inputs, training, owner="Distiller"):
     """Unpacks Keras's `data`, splits paired inputs and applies the views."""
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -349,3 +349,37 @@ def test_sequence_outputs_with_a_padding_mask_match_numpy():
     np.testing.assert_allclose([logs["distillation_loss"], logs["student_loss"]], [kd, ce], rtol=1e-5)
     np.testing.assert_allclose(logs["loss"], 0.3 * ce + 0.7 * kd, rtol=1e-5)
     assert np.isfinite(distiller.fit(x, y, sample_weight=mask, batch_size=3, verbose=0).history["loss"][0])
+
+
+class _StopAfterEpoch(keras.callbacks.Callback):
+    """Raises at the end of `epoch`, after the callbacks before it (the backup) ran."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("interrupted")
+
+
+def test_backup_and_restore_resumes_to_the_same_weights_as_an_uninterrupted_fit(tmp_path):
+    x, y, _ = _data(64)
+
+    def fit(callbacks):
+        keras.utils.set_random_seed(0)
+        teacher, student = models.teacher_and_student()
+        distiller = keras_kd.Distiller(teacher, student, KD(4.0), student_loss_weight=0.5)
+        distiller.compile(optimizer=keras.optimizers.Adam(1e-2), loss=SPARSE_CE)  # Adam: its moments must come back
+        history = distiller.fit(x, y, epochs=3, batch_size=16, shuffle=False, callbacks=callbacks, verbose=0)
+        return distiller, history
+
+    straight, _ = fit([])
+    backup = str(tmp_path / "backup")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        fit([keras.callbacks.BackupAndRestore(backup), _StopAfterEpoch(0)])
+    resumed, history = fit([keras.callbacks.BackupAndRestore(backup)])
+    assert len(history.history["loss"]) == 2  # epochs 2 and 3 only
+    assert int(resumed.optimizer.iterations) == int(straight.optimizer.iterations) == 12
+    for got, want in zip(resumed.student.get_weights(), straight.student.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
