@@ -17,7 +17,9 @@ w = 0.5 halves the first three, so the critic's weight is 0.05):
                 the critic costs about 95M MACs per map (three maps a step, and the
                 gradient penalty's second derivative), over 2 h per run on 2 cores
 
-Resumable: each finished (row, seed) is appended to `--results`. `--timing`
+Resumable: each finished (row, seed) is appended to `--results`, and a row
+interrupted mid-run resumes from its last finished epoch (a per-epoch
+backup in ~/.cache/keras_kd/segmentation). `--timing`
 measures every row's seconds per epoch again, interleaved in one process
 (30 steps of 64 per row and round, scaled to the 20k mosaics), so the
 ratios between rows hold whatever else the machine does.
@@ -61,7 +63,9 @@ def mean_iou(model, x, y):
     return float(metric.result())
 
 
-def _fit(trainer, data, epochs, seed):
+def _fit(trainer, data, epochs, seed, backup=None):
+    """Seconds per epoch run here: a run interrupted after epoch k resumes from it
+    (`keras.callbacks.BackupAndRestore` in `backup`) and times only the rest."""
     keras.utils.set_random_seed(seed)
     (x, y), validation, _ = data
     steps = int(np.ceil(len(x) / 64)) * epochs
@@ -69,9 +73,10 @@ def _fit(trainer, data, epochs, seed):
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
+    callbacks = [keras.callbacks.BackupAndRestore(backup)] if backup else []
     start = time.perf_counter()
-    trainer.fit(x, y, batch_size=64, epochs=epochs, validation_data=validation, verbose=0)
-    return time.perf_counter() - start
+    history = trainer.fit(x, y, batch_size=64, epochs=epochs, validation_data=validation, callbacks=callbacks, verbose=0)
+    return (time.perf_counter() - start) / max(1, len(history.history.get("loss", [])))
 
 
 def teacher_model(data, epochs, quick):
@@ -82,7 +87,7 @@ def teacher_model(data, epochs, quick):
         return keras.saving.load_model(path, compile=False)
     keras.utils.set_random_seed(0)
     teacher = zoo.segmenter(width=32, name="seg_teacher")
-    seconds = _fit(teacher, data, epochs, 0)
+    seconds = _fit(teacher, data, epochs, 0) * epochs
     os.makedirs(os.path.dirname(path), exist_ok=True)
     teacher.save(path + ".partial.keras")
     os.replace(path + ".partial.keras", path)
@@ -114,8 +119,8 @@ def make_trainer(row, seed, teacher):
 
 def run_row(row, seed, teacher, data, epochs):
     trainer, student = make_trainer(row, seed, teacher)
-    seconds = _fit(trainer, data, epochs, seed)
-    return {"row": row, "seed": seed, "mean_iou": mean_iou(student, *data[2]), "seconds_per_epoch": seconds / epochs}
+    seconds_per_epoch = _fit(trainer, data, epochs, seed, backup=os.path.join(CACHE, f"backup-{row}-s{seed}-e{epochs}"))
+    return {"row": row, "seed": seed, "mean_iou": mean_iou(student, *data[2]), "seconds_per_epoch": seconds_per_epoch}
 
 
 def timing(teacher, data, rounds, samples):
