@@ -112,6 +112,11 @@ def ensemble_teacher(teachers, *, temperature=1.0, teacher_weights=None, name="t
             f"resizes inputs per teacher."
         )
     weights = _checked_weights(teacher_weights, len(teachers))
-    inputs = keras.Input(teachers[0].inputs[0].shape[1:], name="pixels")
+    ((input_shape, _),) = shapes
+    if len({t.name for t in teachers}) < len(teachers):
+        # A functional model needs one name per layer; teachers of one recipe share theirs
+        # (`zoo.teacher_cnn`). Each is wrapped, named by its position; its weights stay its own.
+        teachers = [keras.Sequential([keras.Input(input_shape), t], name=f"{t.name}_{i}") for i, t in enumerate(teachers)]
+    inputs = keras.Input(input_shape, name="pixels")
     mixture = MixtureLogits(temperature, weights, name="mixture")([t(inputs) for t in teachers])
     return keras.Model(inputs, mixture, name=name)

@@ -12,13 +12,13 @@ from tests import models
 from tests import reference
 
 
-def _teachers():
-    return [models.mlp(16 + 8 * m, name=f"teacher{m}") for m in range(3)]
+def _teachers(same_name=False):
+    return [models.mlp(16 + 8 * m, name="teacher" if same_name else f"teacher{m}") for m in range(3)]
 
 
-@pytest.mark.parametrize("temperature, weights", [(1.0, None), (4.0, [1.0, 2.0, 0.5])])
-def test_tempered_softmax_of_the_logits_is_the_weighted_mixture(temperature, weights):
-    teachers = _teachers()
+@pytest.mark.parametrize("temperature, weights, same_name", [(1.0, None, False), (4.0, [1.0, 2.0, 0.5], False), (1.0, None, True)])
+def test_tempered_softmax_of_the_logits_is_the_weighted_mixture(temperature, weights, same_name):
+    teachers = _teachers(same_name)  # one name for all: teachers of one recipe (zoo.teacher_cnn)
     x = np.random.default_rng(0).normal(size=(32, 8)).astype("float32") * 3
     teacher = ensemble_teacher(teachers, temperature=temperature, teacher_weights=weights)
     w = np.full(3, 1 / 3) if weights is None else np.asarray(weights) / np.sum(weights)
@@ -37,8 +37,9 @@ def test_one_teacher_gives_its_own_predictions():
     )
 
 
-def test_distilling_from_it_trains_the_student_alone_and_saves(tmp_path):
-    teachers = _teachers()
+@pytest.mark.parametrize("same_name", [False, True])
+def test_distilling_from_it_trains_the_student_alone_and_saves(tmp_path, same_name):
+    teachers = _teachers(same_name)
     before = [[w.copy() for w in t.get_weights()] for t in teachers]
     student = models.mlp(6, name="student")
     distiller = Distiller(ensemble_teacher(teachers), student, losses.KD(1.0), student_loss_weight=0.0)
