@@ -96,6 +96,8 @@ def plot(table, path):
         axes[0].errorbar(epochs, means, yerr=errors, marker="o", capsize=3, label=row)
         axes[1].plot([v[3] for _, v in points], means, marker="o", label=row)
     axes[0].set(xscale="log", xlabel="epochs", ylabel="test accuracy %", title="accuracy vs epochs")
+    axes[0].set_xticks(sorted({e for _, e in table}), labels=[str(e) for e in sorted({e for _, e in table})])
+    axes[0].minorticks_off()
     axes[1].set(xscale="log", xlabel="training hours (2 CPU cores)", ylabel="test accuracy %", title="accuracy vs hours")
     for ax in axes:
         ax.grid(alpha=0.3)
