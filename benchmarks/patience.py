@@ -11,6 +11,11 @@ run), Adam with cosine decay to 0 over each budget, for every row:
     dakd                 `methods.dakd` whole: step 2 fine-tunes the teacher on
                          `fashion_dakd`'s D1 (2 epochs, lr 2e-4), then DAKD (T 4, lambda 1)
 
+DAKD's consistency weight lambda and temperature T: `--dakd-sweep 0.5:4 2:4
+1:1 1:8` adds one `dakd_lambda<l>_T<t>` row per lambda:T at `--sweep-epochs`
+(10) for `--seeds`, beside the main rows' lambda 1, T 4 (printed apart,
+not plotted).
+
 Budgets: `--epochs 10 30 100` (3 seeds for 10 and 30; `--long-seeds` for
 the longer ones, 1 by default, said so in the table). Writes one JSON line
 per finished (row, epochs, seed) to `--results` (resumable) and, at the
@@ -18,6 +23,7 @@ end, `patience.png`: test accuracy against epochs and against training hours.
 
     python benchmarks/patience.py
     python benchmarks/patience.py --rows kd function_matching --epochs 10
+    python benchmarks/patience.py --dakd-sweep 0.5:4 2:4 1:1 1:8 --rows dakd --epochs 10
     python benchmarks/patience.py --quick
 """
 
@@ -42,7 +48,23 @@ from keras_kd.methods import function_matching  # noqa: E402
 ROWS = ("scratch", "kd", "function_matching", "dakd")
 
 
-def run_row(row, epochs, seed, teacher, data, base):
+def parse_sweep_point(point, parser):
+    """`(lambda, T)` from "LAMBDA:T"; a clear argument error otherwise."""
+    values = point.split(":")
+    try:
+        if len(values) == 2:
+            return float(values[0]), float(values[1])
+    except ValueError:
+        pass
+    parser.error(f"--dakd-sweep takes LAMBDA:T pairs such as 0.5:4. Received: {point!r}")
+
+
+def sweep_row(consistency_weight, temperature):
+    """The row name of a DAKD sweep point."""
+    return f"dakd_lambda{consistency_weight:g}_T{temperature:g}"
+
+
+def run_row(row, epochs, seed, teacher, data, base, dakd_settings=(1.0, 4.0)):
     config = training.TrainConfig(epochs=epochs, learning_rate=base.learning_rate, seed=seed, verbose=0)
     teacher_seconds = 0.0
     if row == "scratch":
@@ -54,7 +76,9 @@ def run_row(row, epochs, seed, teacher, data, base):
         result = function_matching(teacher, zoo.student_cnn, data, config)
     else:
         stage = training.TrainConfig(epochs=2, learning_rate=2e-4, seed=seed, verbose=0)
-        outcome = dakd(teacher, zoo.student_cnn, data, config, teacher_config=stage, views="fashion_dakd")
+        consistency_weight, temperature = dakd_settings
+        outcome = dakd(teacher, zoo.student_cnn, data, config, teacher_config=stage, views="fashion_dakd",
+                       consistency_weight=consistency_weight, temperature=temperature)  # fmt: skip
         result, teacher_seconds = outcome.student, outcome.teacher.train_seconds
     history = result.history
     return {
@@ -65,10 +89,10 @@ def run_row(row, epochs, seed, teacher, data, base):
     }  # fmt: skip
 
 
-def summarize(records):
-    """`{(row, epochs): (mean test %, std, n, mean hours)}`."""
+def summarize(records, rows):
+    """`{(row, epochs): (mean test %, std, n, mean hours)}` of `rows`."""
     table = {}
-    for row in ROWS:
+    for row in rows:
         for epochs in sorted({r["epochs"] for r in records}):
             mine = [r for r in records if r["row"] == row and r["epochs"] == epochs]
             if mine:
@@ -112,24 +136,36 @@ def main():
     parser.add_argument("--epochs", type=int, nargs="+", default=[10, 30, 100])
     parser.add_argument("--long-seeds", type=int, nargs="+", default=[0], help="seeds for budgets above 30 epochs")
     parser.add_argument("--plot", default="benchmarks/results/patience.png")
+    parser.add_argument("--dakd-sweep", nargs="*", default=[], metavar="LAMBDA:T", help="DAKD settings to sweep")
+    parser.add_argument("--sweep-epochs", type=int, default=10)
     args = parser.parse_args()
+    sweep = [parse_sweep_point(point, parser) for point in args.dakd_sweep]
     base, data = common.demo_budget(args.quick)
     budgets = [1, 2] if args.quick else args.epochs
     done = {(r["row"], r["epochs"], r["seed"]) for r in load_records(args.results)}
-    for epochs in budgets:
-        for seed in args.seeds if epochs <= 30 else args.long_seeds:
-            teacher, _ = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
-            for row in args.rows:
-                if (row, epochs, seed) in done:
-                    continue
-                record = run_row(row, epochs, seed, teacher, data, base)
-                append_record(args.results, record)
-                print(f"{row} {epochs} epochs seed {seed}: test {100 * record['test_accuracy']:.2f}% "
-                      f"val {100 * record['val_accuracy']:.2f}% ({record['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
-    table = summarize(load_records(args.results))
-    print(f"\n{'row':18s} {'epochs':>6s} {'n':>2s} {'test %':>7s} {'std':>5s} {'hours':>6s}")
-    for (row, epochs), (mean, std, n, hours) in table.items():
-        print(f"{row:18s} {epochs:6d} {n:2d} {mean:7.2f} {std:5.2f} {hours:6.2f}")
+    # (row name, method, epochs, seed, DAKD's (lambda, T)): the main rows, then the sweep.
+    jobs = [(row, row, epochs, seed, (1.0, 4.0)) for epochs in budgets
+            for seed in (args.seeds if epochs <= 30 else args.long_seeds) for row in args.rows]  # fmt: skip
+    sweep_epochs = 1 if args.quick else args.sweep_epochs
+    jobs += [(sweep_row(*point), "dakd", sweep_epochs, seed, point) for seed in args.seeds for point in sweep]
+    teachers = {}
+    for name, method, epochs, seed, settings in jobs:
+        if (name, epochs, seed) in done:
+            continue
+        if seed not in teachers:
+            teachers[seed], _ = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
+        record = {**run_row(method, epochs, seed, teachers[seed], data, base, settings), "row": name}
+        if method == "dakd":
+            record.update(consistency_weight=settings[0], temperature=settings[1])
+        append_record(args.results, record)
+        print(f"{name} {epochs} epochs seed {seed}: test {100 * record['test_accuracy']:.2f}% "
+              f"val {100 * record['val_accuracy']:.2f}% ({record['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
+    records = load_records(args.results)
+    table = summarize(records, ROWS)
+    sweep_names = sorted({r["row"] for r in records if r["row"].startswith("dakd_lambda")})
+    print(f"\n{'row':22s} {'epochs':>6s} {'n':>2s} {'test %':>7s} {'std':>5s} {'hours':>6s}")
+    for (row, epochs), (mean, std, n, hours) in {**table, **summarize(records, sweep_names)}.items():
+        print(f"{row:22s} {epochs:6d} {n:2d} {mean:7.2f} {std:5.2f} {hours:6.2f}")
     if table:
         plot(table, args.plot)
         print(f"plot: {args.plot}")
