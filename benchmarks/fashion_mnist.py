@@ -26,15 +26,16 @@ definitions ours follow (mean-reduced); no row was tuned here:
     kd+hint  the kd row's KD plus the hint row's hint
 
 Augmentation rows (`--augment`): KD with the demo's settings and a preset's
-views (`keras_kd.augment.presets`); `dakd` uses `DAKDDistiller` (its own
-loss: CE on D2 + 1.0 * KL consistency at the demo's temperature):
+views (`keras_kd.augment.presets`, any of them); an independent preset
+(`fashion_dakd`, `dakd`) uses `DAKDDistiller` (its own loss: CE on D2 +
+1.0 * KL consistency at the demo's temperature). For Fashion-MNIST:
 
-    none               no augmentation
-    standard           consistent views (flip, translate, rotate, zoom, erasing)
-    dakd               independent views + consistency loss
-    function_matching  consistent views + MixUp(alpha=1)
+    fashion_shift      consistent views: flip + 2 px shifts
+    fashion_erase      + random erasing
+    fashion_mixup      + MixUp, ratio ~ U[0, 1]
+    fashion_dakd       fashion_erase drawn per side + consistency loss
 
-    python benchmarks/fashion_mnist.py --methods --augment none standard dakd function_matching
+    python benchmarks/fashion_mnist.py --methods --augment fashion_shift fashion_erase fashion_mixup fashion_dakd
 
     python benchmarks/fashion_mnist.py                 # 3 seeds, KD: ~45 min on 2 cores
     python benchmarks/fashion_mnist.py --methods hint at rkd sp pkt dkd kd+hint   # ~75 min
@@ -141,9 +142,9 @@ def main():
                   f"(scratch {100 * scratch.test_accuracy:.2f})", flush=True)
         for preset in args.augment:
             kwargs = {}
-            if preset == "dakd":
-                kwargs["distiller_fn"] = lambda t, s, seed=seed, config=config: DAKDDistiller(
-                    t, s, views=presets.get("dakd", seed=seed), temperature=config.temperature,
+            if presets.is_independent(preset):  # different views: DAKD's consistency loss joins KD
+                kwargs["distiller_fn"] = lambda t, s, seed=seed, config=config, preset=preset: DAKDDistiller(
+                    t, s, views=presets.get(preset, seed=seed), temperature=config.temperature,
                     consistency_weight=1.0,
                 )  # fmt: skip
             distilled = training.train_distilled(

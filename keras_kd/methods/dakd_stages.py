@@ -60,6 +60,11 @@ def fine_tune_teacher(teacher, data, config, *, views="fashion_dakd", name="teac
     d1 = presets.get(views, seed=config.seed + 200).student_layers
     copy = keras.models.clone_model(teacher)
     copy.set_weights(teacher.get_weights())
+    # A teacher that served in a Distiller is frozen, and its clone's layers keep
+    # `trainable=False` under a model that says True (setting True again changes
+    # nothing): unfrozen through False, the copy learns; else step 2 trained nothing.
+    copy.trainable = False
+    copy.trainable = True
 
     def model_fn():
         inputs = keras.Input(teacher.inputs[0].shape[1:])

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_kd import Distiller
 from keras_kd import training
 from keras_kd.methods import dakd
 from keras_kd.methods import fine_tune_teacher
@@ -13,8 +14,12 @@ def _data(n=32):
     return (x, y), None, (x[:16], y[:16])
 
 
-def test_step_2_fine_tunes_a_copy_of_the_teacher_and_leaves_the_given_one_alone():
+@pytest.mark.parametrize("frozen", [False, True])
+def test_step_2_fine_tunes_a_copy_of_the_teacher_and_leaves_the_given_one_alone(frozen):
     teacher = models.cnn(8, "teacher")
+    if frozen:  # as every Distiller leaves its teacher; the copy must still learn
+        Distiller(teacher, models.cnn(4, "student"))
+        assert not teacher.trainable
     before = [w.copy() for w in teacher.get_weights()]
     config = training.TrainConfig(epochs=1, batch_size=8, learning_rate=1e-2, verbose=0)
     result = fine_tune_teacher(teacher, _data(), config, views="fashion_dakd")
@@ -24,6 +29,7 @@ def test_step_2_fine_tunes_a_copy_of_the_teacher_and_leaves_the_given_one_alone(
     assert any(not np.array_equal(a, b) for a, b in zip(result.model.get_weights(), before))
     x, y = _data()[2]
     assert result.test_accuracy == training.test_accuracy(result.model, x, y)  # no views in evaluation
+    assert teacher.trainable is not frozen  # the given teacher keeps its state
 
 
 def test_dakd_runs_both_stages_and_refuses_consistent_views():
