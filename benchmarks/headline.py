@@ -65,7 +65,7 @@ def candidate_name(epochs, quick):
 
 
 def candidate(epochs, teacher, data, quick):
-    """Trains one function-matching student; returns `(student, record)`."""
+    """Trains one function-matching student, saves it in the cache; returns its record."""
     name = candidate_name(epochs, quick)
     path = os.path.join(CACHE, name + ".keras")
     (x_train, y_train), validation, _ = data
@@ -78,7 +78,7 @@ def candidate(epochs, teacher, data, quick):
     tmp = os.path.join(CACHE, f".tmp-{os.getpid()}-{name}.keras")
     result.model.save(tmp)
     os.replace(tmp, path)
-    return result.model, {
+    return {
         "candidate": name, "epochs": epochs, "val_accuracy": result.test_accuracy,
         "train_seconds": result.train_seconds, "seconds_per_epoch": result.train_seconds / epochs, "path": path,
     }  # fmt: skip
@@ -136,7 +136,7 @@ def main():
         name = candidate_name(epochs, args.quick)
         if name in records and os.path.exists(records[name]["path"]):
             continue
-        _, records[name] = candidate(epochs, teacher, data, args.quick)
+        records[name] = candidate(epochs, teacher, data, args.quick)
         common.append_record(args.results, records[name])
         print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
               f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip

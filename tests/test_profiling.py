@@ -1,4 +1,5 @@
 import keras
+import pytest
 
 from keras_kd import profiling
 from keras_kd import zoo
@@ -34,7 +35,5 @@ def test_student_convnet_spends_its_budget_on_convolutions():
 
 
 def test_student_convnet_names_five_widths():
-    import pytest
-
     with pytest.raises(ValueError, match=r"five positive widths.*\(8, 8\)"):
         zoo.student_convnet(filters=(8, 8))
