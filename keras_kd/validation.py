@@ -87,3 +87,26 @@ def check_positive_int(name, value, *, owner, allow_none=False):
         expected = "a positive integer" + (" or None" if allow_none else "")
         raise ValueError(f"{owner}: `{name}` must be {expected}. Received: {name}={value!r}.")
     return int(value)
+
+
+def check_weights(name, values, count, *, owner, per="teacher"):
+    """Raises unless `values` holds `count` finite numbers >= 0, not all 0.
+
+    Returns them as floats, unnormalized: one weight per `per` (a teacher).
+    """
+    try:
+        values = list(values)
+    except TypeError:
+        raise ArgumentTypeError(
+            f"{owner}: `{name}` must be a list of {count} numbers >= 0, one per {per}. "
+            f"Received: {name}={values!r} (of type {type(values).__name__})."
+        ) from None
+    if len(values) != count:
+        raise ValueError(
+            f"{owner}: `{name}` needs one weight >= 0 per {per}: {count} of them. "
+            f"Received: {name}={values!r} ({len(values)} for {count} {per}s)."
+        )
+    weights = [check_non_negative_number(f"{name}[{i}]", value, owner=owner) for i, value in enumerate(values)]
+    if sum(weights) <= 0:
+        raise ValueError(f"{owner}: `{name}` must not all be 0. Received: {name}={values!r}.")
+    return weights

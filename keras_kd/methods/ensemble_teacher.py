@@ -29,14 +29,10 @@ OWNER = "ensemble_teacher"
 
 
 def _checked_weights(teacher_weights, count):
+    """The teachers' weights normalized to sum to 1 (equal when `None`)."""
     if teacher_weights is None:
         return [1.0 / count] * count
-    weights = [float(w) for w in teacher_weights]
-    if len(weights) != count or min(weights) < 0 or sum(weights) <= 0:
-        raise ValueError(
-            f"{OWNER}: `teacher_weights` needs one non-negative weight per teacher, "
-            f"not all zero. Received: {list(teacher_weights)!r} for {count} teachers."
-        )
+    weights = validation.check_weights("teacher_weights", teacher_weights, count, owner=OWNER)
     return [w / sum(weights) for w in weights]
 
 

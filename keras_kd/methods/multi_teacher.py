@@ -250,14 +250,12 @@ class MultiTeacherDistiller(Distiller):
         terms = [as_term(loss) for loss in losses]
         _check_teachers(teachers, student, terms, temperature=temperature)
         if ensemble == "weighted":
-            if teacher_weights is None or len(teacher_weights) != len(teachers):
+            if teacher_weights is None:
                 raise ValueError(
-                    f"{OWNER}: ensemble='weighted' needs one weight per teacher. Received: "
-                    f"teacher_weights={teacher_weights!r} for {len(teachers)} teachers."
+                    f"{OWNER}: ensemble='weighted' needs `teacher_weights`, one weight per teacher. "
+                    f"Received: teacher_weights=None for {len(teachers)} teachers."
                 )
-            teacher_weights = [validation.check_non_negative_number("teacher_weights[i]", w, owner=OWNER) for w in teacher_weights]
-            if sum(teacher_weights) <= 0:
-                raise ValueError(f"{OWNER}: teacher_weights must not all be 0. Received: {teacher_weights}.")
+            teacher_weights = validation.check_weights("teacher_weights", teacher_weights, len(teachers), owner=OWNER)
         self.ensemble = ensemble
         self.teacher_weights = teacher_weights
         self.temperature = temperature

@@ -61,8 +61,10 @@ def test_distilling_from_it_trains_the_student_alone_and_saves(tmp_path, same_na
     ({"teachers": []}, "non-empty list of keras.Model"),
     ({"teachers": ["t"]}, r"non-empty list of keras.Model.*\['str'\]"),
     ({"teachers": "mixed"}, r"same input and output shapes"),
-    ({"teacher_weights": [1.0, -1.0, 1.0]}, r"non-negative weight per teacher.*\[1.0, -1.0, 1.0\] for 3"),
-    ({"teacher_weights": [1.0]}, r"one non-negative weight per teacher.*for 3 teachers"),
+    ({"teacher_weights": [1.0, -1.0, 1.0]}, r"`teacher_weights\[1\]` must be >= 0.*Received: teacher_weights\[1\]=-1.0"),
+    ({"teacher_weights": [1.0]}, r"one weight >= 0 per teacher: 3 of them.*\[1.0\] \(1 for 3 teachers\)"),
+    ({"teacher_weights": [0, 0, 0]}, r"must not all be 0"),
+    ({"teacher_weights": 2.0}, r"list of 3 numbers >= 0.*of type float"),
     ({"temperature": 0.0}, "temperature"),
 ])
 def test_bad_input_is_named(kwargs, match):

@@ -146,7 +146,10 @@ def test_round_trips_through_a_keras_file(tmp_path, vectors, sparse_ce):
 @pytest.mark.parametrize("kwargs, match", [
     ({"teachers": []}, r"non-empty list"),
     ({"ensemble": "median"}, r"unknown `ensemble`.*Received: ensemble='median'"),
-    ({"ensemble": "weighted"}, r"one weight per teacher"),
+    ({"ensemble": "weighted"}, r"needs `teacher_weights`, one weight per teacher.*None for 2 teachers"),
+    ({"ensemble": "weighted", "teacher_weights": [1.0, 2.0, 3.0]}, r"2 of them.*\(3 for 2 teachers\)"),
+    ({"ensemble": "weighted", "teacher_weights": [1.0, float("nan")]}, r"`teacher_weights\[1\]` must be finite"),
+    ({"ensemble": "weighted", "teacher_weights": [0.0, 0.0]}, r"must not all be 0"),
     ({"distillation_losses": losses.KD(2.0)}, r"same temperature.*temperature=2.0"),
     ({"distillation_losses": losses.Hint("hidden", "hidden")}, r"ensemble has no layers.*FromTeacher"),
     ({"distillation_losses": FromTeacher("kd", teacher=5)}, r"reads teacher 5, but there are 2 teachers"),
