@@ -89,22 +89,22 @@ def check_positive_int(name, value, *, owner, allow_none=False):
     return int(value)
 
 
-def check_weights(name, values, count, *, owner, per="teacher"):
+def check_weights(name, values, count, *, owner):
     """Raises unless `values` holds `count` finite numbers >= 0, not all 0.
 
-    Returns them as floats, unnormalized: one weight per `per` (a teacher).
+    Returns them as floats, unnormalized: one weight per teacher.
     """
     try:
         values = list(values)
     except TypeError:
         raise ArgumentTypeError(
-            f"{owner}: `{name}` must be a list of {count} numbers >= 0, one per {per}. "
+            f"{owner}: `{name}` must be a list of {count} numbers >= 0, one per teacher. "
             f"Received: {name}={values!r} (of type {type(values).__name__})."
         ) from None
     if len(values) != count:
         raise ValueError(
-            f"{owner}: `{name}` needs one weight >= 0 per {per}: {count} of them. "
-            f"Received: {name}={values!r} ({len(values)} for {count} {per}s)."
+            f"{owner}: `{name}` needs one weight >= 0 per teacher: {count} of them. "
+            f"Received: {name}={values!r} ({len(values)} for {count} teachers)."
         )
     weights = [check_non_negative_number(f"{name}[{i}]", value, owner=owner) for i, value in enumerate(values)]
     if sum(weights) <= 0:
