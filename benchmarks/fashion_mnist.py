@@ -42,7 +42,11 @@ views (`keras_kd.augment.presets`, any of them); an independent preset
     python benchmarks/fashion_mnist.py --seeds 0       # one seed
     python benchmarks/fashion_mnist.py --quick         # smoke test, ~2 min
 
-Writes `results.json` and `table.md` under a fresh `runs/bench-fmnist-*`.
+Resumable: each finished (row, seed) is appended to `--results`
+(`benchmarks/results/fashion_mnist.jsonl`) with the budget it was trained
+at (student epochs, T, w); a rerun at the same budget trains only the rows
+that file lacks. At the end it writes `results.json` and `table.md` (mean
+± std, per seed, minutes per seed) under a fresh `runs/bench-fmnist-*`.
 """
 
 import argparse
@@ -52,6 +56,7 @@ import statistics
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import common  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import reporting  # noqa: E402
 from keras_kd import training  # noqa: E402
@@ -93,93 +98,100 @@ def mean_std(values):
     return statistics.mean(values), std
 
 
+def train_row(row, seed, teacher, config, data):
+    """Trains one student row of one seed; returns its `TrainResult`."""
+    student_config = training.TrainConfig(
+        epochs=config.student_epochs, learning_rate=config.learning_rate, seed=seed, verbose=2
+    )
+    if row == "scratch":
+        return training.train_supervised("scratch student", zoo.student_cnn, data, student_config)
+    if not row.startswith("kd+") or row == "kd+hint":
+        terms, weights = method_terms(row, config)
+        callbacks = [schedules.LinearWarmup(["dkd"], warmup_epochs=2)] if row == "dkd" else None
+        return training.train_distilled(
+            f"{row} student", teacher, zoo.student_cnn, data, student_config,
+            distillation_losses=terms, distillation_loss_weights=weights,
+            student_loss_weight=config.student_loss_weight, callbacks=callbacks,
+        )  # fmt: skip
+    preset = row[len("kd+"):]
+    kwargs = {}
+    if presets.is_independent(preset):  # different views: DAKD's consistency loss joins KD
+        kwargs["distiller_fn"] = lambda t, s: DAKDDistiller(
+            t, s, views=presets.get(preset, seed=seed), temperature=config.temperature, consistency_weight=1.0
+        )  # fmt: skip
+    return training.train_distilled(
+        f"{row} student", teacher, zoo.student_cnn, data, student_config,
+        distillation_losses=[losses.KD(config.temperature)], student_loss_weight=config.student_loss_weight,
+        views=presets.get(preset, seed=seed), **kwargs,
+    )  # fmt: skip
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="*", default=["kd"], choices=METHODS)
     parser.add_argument("--augment", nargs="*", default=[], choices=presets.PRESETS)
+    parser.add_argument("--results", default=None, help="finished rows, one JSON line each; rows found there "
+                        "are not trained again (default benchmarks/results/fashion_mnist.jsonl; "
+                        "a fresh file in the run folder when --quick)")  # fmt: skip
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs-base", default="runs")
     args = parser.parse_args()
 
     base = demo.DemoConfig.quick(verbose=2) if args.quick else demo.DemoConfig(verbose=2)
     run_dir = reporting.new_run_dir(args.runs_base, "bench-fmnist")
+    default_results = os.path.join(run_dir, "rows.jsonl") if args.quick else "benchmarks/results/fashion_mnist.jsonl"
+    args.results = args.results or default_results
     data = fashion_mnist.load_splits()
     if base.train_size:
         data = ((data[0][0][: base.train_size], data[0][1][: base.train_size]), data[1], data[2])
 
-    rows = {
-        "teacher": [], "scratch student": [],
-        **{f"{m} student": [] for m in args.methods},
-        **{f"kd+{a} student": [] for a in args.augment},
-    }  # fmt: skip
+    students = ["scratch", *args.methods, *(f"kd+{a}" for a in args.augment)]
+    budget = {"student_epochs": base.student_epochs, "temperature": base.temperature,
+              "student_loss_weight": base.student_loss_weight}  # fmt: skip
+    # A row is reused only if it was trained at this budget: (row, seed) -> record.
+    done = {(r["row"], r["seed"]): r for r in common.load_records(args.results) if r.get("budget") == budget}
     records = []
     for seed in args.seeds:
         config = demo.DemoConfig(**{**base.__dict__, "seed": seed})
         teacher, teacher_record = demo.get_teacher(config, data)
-        student_config = training.TrainConfig(
-            epochs=config.student_epochs, learning_rate=config.learning_rate, seed=seed, verbose=2
-        )
-        scratch = training.train_supervised("scratch student", zoo.student_cnn, data, student_config)
-        rows["teacher"].append(teacher_record["test_accuracy"])
-        rows["scratch student"].append(scratch.test_accuracy)
-        record = {
-            "seed": seed,
-            "teacher": {k: teacher_record[k] for k in ("test_accuracy", "train_seconds", "params")},
-            "scratch": scratch.as_dict(),
-        }
-        for method in args.methods:
-            terms, weights = method_terms(method, config)
-            callbacks = [schedules.LinearWarmup(["dkd"], warmup_epochs=2)] if method == "dkd" else None
-            distilled = training.train_distilled(
-                f"{method} student", teacher, zoo.student_cnn, data, student_config,
-                distillation_losses=terms, distillation_loss_weights=weights,
-                student_loss_weight=config.student_loss_weight, callbacks=callbacks,
-            )  # fmt: skip
-            rows[f"{method} student"].append(distilled.test_accuracy)
-            record[method] = distilled.as_dict()
-            print(f"seed {seed}: {method} {100 * distilled.test_accuracy:.2f} "
-                  f"(scratch {100 * scratch.test_accuracy:.2f})", flush=True)
-        for preset in args.augment:
-            kwargs = {}
-            if presets.is_independent(preset):  # different views: DAKD's consistency loss joins KD
-                kwargs["distiller_fn"] = lambda t, s, seed=seed, config=config, preset=preset: DAKDDistiller(
-                    t, s, views=presets.get(preset, seed=seed), temperature=config.temperature,
-                    consistency_weight=1.0,
-                )  # fmt: skip
-            distilled = training.train_distilled(
-                f"kd+{preset} student", teacher, zoo.student_cnn, data, student_config,
-                distillation_losses=[losses.KD(config.temperature)],
-                student_loss_weight=config.student_loss_weight,
-                views=presets.get(preset, seed=seed), **kwargs,
-            )  # fmt: skip
-            rows[f"kd+{preset} student"].append(distilled.test_accuracy)
-            record[f"kd+{preset}"] = distilled.as_dict()
-            print(f"seed {seed}: kd+{preset} {100 * distilled.test_accuracy:.2f} "
-                  f"(scratch {100 * scratch.test_accuracy:.2f})", flush=True)
+        record = {"seed": seed, "teacher": {k: teacher_record[k] for k in ("test_accuracy", "train_seconds", "params")}}
+        for row in students:
+            if (row, seed) not in done:
+                result = train_row(row, seed, teacher, config, data)
+                done[row, seed] = {"row": row, "seed": seed, "budget": budget, **result.as_dict()}
+                common.append_record(args.results, done[row, seed])
+                print(f"seed {seed}: {row} {100 * result.test_accuracy:.2f} ({result.train_seconds / 60:.1f} min)",
+                      flush=True)  # fmt: skip
+            record[row] = done[row, seed]
         records.append(record)
 
+    rows = {"teacher": [r["teacher"]["test_accuracy"] for r in records]}
+    rows.update({f"{row} student": [r[row]["test_accuracy"] for r in records] for row in students})
     lines = [
         f"Fashion-MNIST test accuracy (%), {len(args.seeds)} seeds {args.seeds}, "
         f"students {base.student_epochs} epochs, student_loss_weight={base.student_loss_weight:g}, "
         f"KD T={base.temperature:g}",
         "",
-        "| model | mean ± std | per seed |",
-        "|---|---:|---|",
+        "| model | mean ± std | per seed | minutes per seed |",
+        "|---|---:|---|---:|",
     ]
     for name, values in rows.items():
         mean, std = mean_std(values)
-        lines.append(f"| {name} | {mean:.2f} ± {std:.2f} | {', '.join(f'{100 * v:.2f}' for v in values)} |")
+        key = "teacher" if name == "teacher" else name[: -len(" student")]
+        seconds = [r[key]["train_seconds"] for r in records]
+        lines.append(f"| {name} | {mean:.2f} ± {std:.2f} | {', '.join(f'{100 * v:.2f}' for v in values)} "
+                     f"| {statistics.mean(seconds) / 60:.1f} |")  # fmt: skip
     lines.append("")
-    for method in list(args.methods) + [f"kd+{a}" for a in args.augment]:
-        gain = [k - s for k, s in zip(rows[f"{method} student"], rows["scratch student"])]
+    for row in students[1:]:
+        gain = [k - s for k, s in zip(rows[f"{row} student"], rows["scratch student"])]
         mean_gain, std_gain = mean_std(gain)
-        lines.append(f"{method} - scratch: {mean_gain:+.2f} ± {std_gain:.2f} points (paired by seed)")
+        lines.append(f"{row} - scratch: {mean_gain:+.2f} ± {std_gain:.2f} points (paired by seed)")
     table = "\n".join(lines)
     print("\n" + table)
     reporting.write_json(os.path.join(run_dir, "results.json"), {"config": base.__dict__, "seeds": records})
     reporting.write_atomic(os.path.join(run_dir, "table.md"), lambda f: f.write(table + "\n"))
-    print(f"\nWrote {run_dir}/results.json and table.md")
+    print(f"\nWrote {run_dir}/results.json and table.md (rows: {args.results})")
 
 
 if __name__ == "__main__":
