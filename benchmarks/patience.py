@@ -153,8 +153,10 @@ def main():
         if (name, epochs, seed) in done:
             continue
         if seed not in teachers:
-            teachers[seed], _ = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
-        record = {**run_row(method, epochs, seed, teachers[seed], data, base, settings), "row": name}
+            teachers[seed] = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
+        teacher, teacher_record = teachers[seed]
+        record = {**run_row(method, epochs, seed, teacher, data, base, settings), "row": name,
+                  "teacher_test_accuracy": teacher_record["test_accuracy"]}  # fmt: skip
         if method == "dakd":
             record.update(consistency_weight=settings[0], temperature=settings[1])
         append_record(args.results, record)
