@@ -18,7 +18,8 @@ not plotted).
 
 Budgets: `--epochs 10 30 100` (3 seeds for 10 and 30; `--long-seeds` for
 the longer ones, 1 by default, said so in the table). Writes one JSON line
-per finished (row, epochs, seed) to `--results` (resumable) and, at the
+per finished (row, epochs, seed) to `--results` (resumable; with the
+test and validation accuracy, the seconds, and the teacher's test accuracy) and, at the
 end, `patience.png`: test accuracy against epochs and against training hours.
 
     python benchmarks/patience.py
