@@ -79,7 +79,7 @@ def fine_tune_teacher(teacher, data, config, *, views="fashion_dakd", name="teac
 
 def dakd(
     teacher, student_fn, data, config, *, teacher_config=None, views="fashion_dakd", temperature=4.0,
-    consistency_weight=1.0, name="dakd",
+    consistency_weight=1.0, name="dakd", callbacks=None,
 ):  # fmt: skip
     """Both DAKD stages: `fine_tune_teacher` (unless `teacher_config` is `None`), then the `DAKDDistiller`.
 
@@ -93,6 +93,8 @@ def dakd(
         views: an independent preset. Defaults to `"fashion_dakd"`.
         temperature, consistency_weight: as for `DAKDDistiller`.
         name: the student run's name. Defaults to `"dakd"`.
+        callbacks: passed to the distillation stage's `fit` (e.g. a
+            `keras.callbacks.BackupAndRestore`). Defaults to `None`.
 
     Returns:
         A `DAKDResult`.
@@ -106,5 +108,6 @@ def dakd(
             t, s, views=presets.get(views, seed=config.seed), temperature=temperature,
             consistency_weight=consistency_weight,
         ),
+        callbacks=callbacks,
     )  # fmt: skip
     return DAKDResult(stage, student)

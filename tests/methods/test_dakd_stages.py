@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -39,3 +40,19 @@ def test_dakd_runs_both_stages_and_refuses_consistent_views():
     assert dakd(teacher, lambda: models.cnn(4, "student"), _data(), config).teacher is None  # step 2 skipped
     with pytest.raises(ValueError, match="independent views.*fashion_dakd"):
         dakd(teacher, lambda: models.cnn(4, "student"), _data(), config, views="fashion_mixup")
+
+
+def test_dakd_hands_its_callbacks_to_the_distillation_stage_only():
+    class Epochs(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.models = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.models.append(self.model.name)
+
+    seen = Epochs()
+    teacher = models.cnn(8, "teacher")
+    stage, config = (training.TrainConfig(epochs=e, batch_size=8, verbose=0) for e in (1, 2))
+    dakd(teacher, lambda: models.cnn(4, "student"), _data(), config, teacher_config=stage, callbacks=[seen])
+    assert len(seen.models) == 2 and "teacher" not in seen.models[0]  # two student epochs, none of step 2
