@@ -3,9 +3,15 @@
 Teacher: the mixture of the demo's three zoo teachers (seeds 0-2, cached by
 `demo.get_teacher`, shared with `patience.py`), `methods.ensemble_teacher`
 at T 1. Student: `zoo.student_convnet()` (97,474 parameters, 9.4M MACs).
-Recipe: `methods.function_matching` (`fashion_mixup` views, the teacher
-live on each, KL only at T 1, gradient clipping at 1.0, Adam 2e-3 with
-cosine decay) for each budget in `--epochs`.
+One candidate per recipe in `--recipes` and budget in `--epochs`:
+
+    fm    `methods.function_matching`: `fashion_mixup` views, the teacher
+          live on each, KL only at T 1, gradient clipping at 1.0, Adam 2e-3
+          with cosine decay.
+    dakd  `methods.dakd` whole, as `patience.py`'s DAKD row: step 2
+          fine-tunes each of the three teachers on `fashion_dakd`'s D1
+          (2 epochs, lr 2e-4; cached), their mixture then teaches on D2
+          (T 4, lambda 1), Adam 2e-3 with cosine decay.
 
 Selection never looks at the test set: every candidate is scored on the
 5k validation split (the runs are handed the validation split in place of
@@ -20,13 +26,14 @@ finished epoch (`keras.callbacks.BackupAndRestore`). The chosen model is
 written to `benchmarks/results/fashion_mnist_student_int8.tflite` and
 `.keras` (refused if they exist, unless `--overwrite`).
 
-    python benchmarks/headline.py                  # budgets 30 and 100 epochs
-    python benchmarks/headline.py --epochs 200
+    python benchmarks/headline.py                  # function matching, 30 and 100 epochs
+    python benchmarks/headline.py --recipes fm dakd --epochs 30
     python benchmarks/headline.py --quick          # a smoke run, 8k images, files in the cache
 """
 
 import argparse
 import dataclasses
+import json
 import os
 import time
 
@@ -43,11 +50,14 @@ from keras_kd import zoo  # noqa: E402
 from keras_kd.export import benchmark_tflite  # noqa: E402
 from keras_kd.export import evaluate_tflite  # noqa: E402
 from keras_kd.export import to_tflite  # noqa: E402
+from keras_kd.methods import dakd  # noqa: E402
 from keras_kd.methods import ensemble_teacher  # noqa: E402
+from keras_kd.methods import fine_tune_teacher  # noqa: E402
 from keras_kd.methods import function_matching  # noqa: E402
 
 TEACHER_SEEDS = (0, 1, 2)
 CACHE = os.path.join(demo.cache_dir(), "headline")
+RECIPES = ("fm", "dakd")
 
 
 def teachers(base, data):
@@ -60,27 +70,61 @@ def teachers(base, data):
     return models, seconds
 
 
-def candidate_name(epochs, quick):
-    return f"student_convnet-fm-e{epochs}" + ("-quick" if quick else "")
+def candidate_name(recipe, epochs, quick):
+    return f"student_convnet-{recipe}-e{epochs}" + ("-quick" if quick else "")
 
 
-def candidate(epochs, teacher, data, quick):
-    """Trains one function-matching student, saves it in the cache; returns its record."""
-    name = candidate_name(epochs, quick)
+def save_atomically(model, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def d1_teachers(models, data, quick):
+    """DAKD's step 2 for each teacher of the mixture (cached); returns the mixture and the stage's cost in seconds."""
+    tuned, seconds = [], 0.0
+    for seed, model in zip(TEACHER_SEEDS, models):
+        path = os.path.join(CACHE, f"teacher_d1-s{seed}" + ("-quick" if quick else "") + ".keras")
+        if not os.path.exists(path):
+            stage = training.TrainConfig(epochs=2, learning_rate=2e-4, seed=seed, verbose=2)
+            result = fine_tune_teacher(model, data, stage, views="fashion_dakd")
+            record = {"val_accuracy": result.test_accuracy, "train_seconds": result.train_seconds}
+            with open(path + ".json.tmp", "w") as f:
+                json.dump(record, f)
+            save_atomically(result.model, path)
+            os.replace(path + ".json.tmp", path + ".json")
+            print(f"teacher {seed} fine-tuned on D1: val {100 * record['val_accuracy']:.2f}% "
+                  f"({record['train_seconds'] / 60:.1f} min)")  # fmt: skip
+        with open(path + ".json") as f:
+            seconds += json.load(f)["train_seconds"]  # the stage's cost, also when cached by an earlier run
+        tuned.append(keras.saving.load_model(path, compile=False))
+    return ensemble_teacher(tuned), seconds
+
+
+def candidate(recipe, epochs, models, teacher, data, quick):
+    """Trains one candidate student, saves it in the cache; returns its record."""
+    name = candidate_name(recipe, epochs, quick)
     path = os.path.join(CACHE, name + ".keras")
     (x_train, y_train), validation, _ = data
     # The runs score on the validation split: the test split is not handed to them.
     selection_data = ((x_train, y_train), validation, validation)
     backup = keras.callbacks.BackupAndRestore(os.path.join(CACHE, name + "-backup"))
     config = training.TrainConfig(epochs=epochs, seed=0, verbose=2)
-    result = function_matching(teacher, zoo.student_convnet, selection_data, config, callbacks=[backup])
-    os.makedirs(CACHE, exist_ok=True)
-    tmp = os.path.join(CACHE, f".tmp-{os.getpid()}-{name}.keras")
-    result.model.save(tmp)
-    os.replace(tmp, path)
+    teacher_seconds, teacher_val = 0.0, training.test_accuracy(teacher, *validation)
+    if recipe == "fm":
+        result = function_matching(teacher, zoo.student_convnet, selection_data, config, callbacks=[backup])
+    else:
+        teacher, teacher_seconds = d1_teachers(models, selection_data, quick)
+        teacher_val = training.test_accuracy(teacher, *validation)
+        result = dakd(teacher, zoo.student_convnet, selection_data, config, views="fashion_dakd",
+                      temperature=4.0, consistency_weight=1.0, callbacks=[backup]).student  # fmt: skip
+    save_atomically(result.model, path)
     return {
-        "candidate": name, "epochs": epochs, "val_accuracy": result.test_accuracy,
-        "train_seconds": result.train_seconds, "seconds_per_epoch": result.train_seconds / epochs, "path": path,
+        "candidate": name, "recipe": recipe, "epochs": epochs, "val_accuracy": result.test_accuracy,
+        "teacher_val_accuracy": teacher_val, "teacher_stage_seconds": teacher_seconds,
+        "train_seconds": result.train_seconds + teacher_seconds, "seconds_per_epoch": result.train_seconds / epochs,
+        "path": path,
     }  # fmt: skip
 
 
@@ -112,7 +156,8 @@ def ship(student, chosen, data, args, teacher_record):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, nargs="+", default=[30, 100], help="function-matching budgets (candidates)")
+    parser.add_argument("--epochs", type=int, nargs="+", default=[30, 100], help="budgets (one candidate per recipe each)")
+    parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=["fm"], help="recipes (see above); default fm")
     parser.add_argument("--results", default=None, help="default benchmarks/results/headline.jsonl (the cache when --quick)")
     parser.add_argument("--out", default=None, help="where the chosen .keras and int8 .tflite go "
                         "(default benchmarks/results; the cache when --quick)")
@@ -132,18 +177,23 @@ def main():
     print(f"teacher mixture: val {100 * teacher_record['val_accuracy']:.2f}%, test "
           f"{100 * teacher_record['test_accuracy']:.2f}% ({teacher_seconds / 60:.1f} min training teachers)")  # fmt: skip
     records = {r["candidate"]: r for r in common.load_records(args.results) if "candidate" in r}
-    for epochs in budgets:
-        name = candidate_name(epochs, args.quick)
-        if name in records and os.path.exists(records[name]["path"]):
-            continue
-        records[name] = candidate(epochs, teacher, data, args.quick)
-        common.append_record(args.results, records[name])
-        print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
-              f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
-    names = [candidate_name(e, args.quick) for e in budgets]
+    names = [candidate_name(r, e, args.quick) for r in args.recipes for e in budgets]
+    for recipe in args.recipes:
+        for epochs in budgets:
+            name = candidate_name(recipe, epochs, args.quick)
+            if name in records and os.path.exists(records[name]["path"]):
+                continue
+            records[name] = candidate(recipe, epochs, models, teacher, data, args.quick)
+            common.append_record(args.results, records[name])
+            print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
+                  f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
     chosen = max((records[n] for n in names), key=lambda r: r["val_accuracy"])
     student = keras.saving.load_model(chosen["path"])
     shipped = ship(student, chosen, data, args, teacher_record)
+    if chosen.get("recipe") == "dakd":  # its teacher was the D1-tuned mixture (cached): report it too
+        tuned, _ = d1_teachers(models, (data[0], validation, validation), args.quick)
+        shipped["d1_teacher_val_accuracy"] = chosen["teacher_val_accuracy"]
+        shipped["d1_teacher_test_accuracy"] = training.test_accuracy(tuned, x_test, y_test)
     shipped["wall_seconds"] = time.perf_counter() - start
     common.append_record(args.results, {"shipped": shipped})
     print(f"chosen on validation: {shipped['chosen']} (val {100 * shipped['val_accuracy']:.2f}%)\n"
