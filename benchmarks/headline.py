@@ -22,7 +22,9 @@ LiteRT model's accuracy through the LiteRT interpreter, size, latency
 
 Resumable: each finished candidate is cached (`~/.cache/keras_kd/headline`)
 and recorded in `--results`; an interrupted candidate resumes from its last
-finished epoch (`keras.callbacks.BackupAndRestore`). The chosen model is
+finished epoch (`keras.callbacks.BackupAndRestore`), and its recorded
+seconds count every epoch, those before the interruption too (`EpochClock`,
+in `<candidate>-epochs.json` beside the cached model). The chosen model is
 written to `benchmarks/results/fashion_mnist_student_int8.tflite` and
 `.keras` (refused if they exist, unless `--overwrite`).
 
@@ -35,6 +37,7 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -102,6 +105,40 @@ def d1_teachers(models, data, quick):
     return ensemble_teacher(tuned), seconds
 
 
+class EpochClock(keras.callbacks.Callback):
+    """The seconds of each finished epoch (validation included), kept in `path` across interruptions.
+
+    A run resumed by `keras.callbacks.BackupAndRestore` after epoch k only
+    times the epochs after k; this clock reads the earlier epochs' seconds
+    back from `path` (rewritten atomically after each epoch), so `seconds`
+    is the whole run's cost however often it was resumed. A run that starts
+    at epoch 0 is a fresh one and starts the clock afresh.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+        self.epochs = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                self.epochs = {int(epoch): seconds for epoch, seconds in json.load(f).items()}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 0:
+            self.epochs = {}
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs[epoch] = time.perf_counter() - self._start
+        with open(self.path + ".tmp", "w") as f:
+            json.dump(self.epochs, f)
+        os.replace(self.path + ".tmp", self.path)
+
+    @property
+    def seconds(self):
+        return sum(self.epochs.values())
+
+
 def candidate(recipe, epochs, models, teacher, data, quick):
     """Trains one candidate student, saves it in the cache; returns its record."""
     name = candidate_name(recipe, epochs, quick)
@@ -109,21 +146,26 @@ def candidate(recipe, epochs, models, teacher, data, quick):
     (x_train, y_train), validation, _ = data
     # The runs score on the validation split: the test split is not handed to them.
     selection_data = ((x_train, y_train), validation, validation)
-    backup = keras.callbacks.BackupAndRestore(os.path.join(CACHE, name + "-backup"))
+    os.makedirs(CACHE, exist_ok=True)
+    # The clock first: an epoch it has written down is one the backup may not hold yet, and is timed again.
+    callbacks = [EpochClock(os.path.join(CACHE, name + "-epochs.json")),
+                 keras.callbacks.BackupAndRestore(os.path.join(CACHE, name + "-backup"))]  # fmt: skip
     config = training.TrainConfig(epochs=epochs, seed=0, verbose=2)
     teacher_seconds, teacher_val = 0.0, training.test_accuracy(teacher, *validation)
     if recipe == "fm":
-        result = function_matching(teacher, zoo.student_convnet, selection_data, config, callbacks=[backup])
+        result = function_matching(teacher, zoo.student_convnet, selection_data, config, callbacks=callbacks)
     else:
         teacher, teacher_seconds = d1_teachers(models, selection_data, quick)
         teacher_val = training.test_accuracy(teacher, *validation)
         result = dakd(teacher, zoo.student_convnet, selection_data, config, views="fashion_dakd",
-                      temperature=4.0, consistency_weight=1.0, callbacks=[backup]).student  # fmt: skip
+                      temperature=4.0, consistency_weight=1.0, callbacks=callbacks).student  # fmt: skip
     save_atomically(result.model, path)
     return {
         "candidate": name, "recipe": recipe, "epochs": epochs, "val_accuracy": result.test_accuracy,
         "teacher_val_accuracy": teacher_val, "teacher_stage_seconds": teacher_seconds,
-        "train_seconds": result.train_seconds + teacher_seconds, "seconds_per_epoch": result.train_seconds / epochs,
+        # Every epoch's seconds, also those run before an interruption (`EpochClock`).
+        "train_seconds": callbacks[0].seconds + teacher_seconds,
+        "seconds_per_epoch": statistics.median(callbacks[0].epochs.values()),
         "path": path,
     }  # fmt: skip
 
