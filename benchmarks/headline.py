@@ -147,7 +147,8 @@ def candidate(recipe, epochs, models, teacher, data, quick):
     # The runs score on the validation split: the test split is not handed to them.
     selection_data = ((x_train, y_train), validation, validation)
     os.makedirs(CACHE, exist_ok=True)
-    # The clock first: an epoch it has written down is one the backup may not hold yet, and is timed again.
+    # The clock first: if a run breaks after the clock wrote an epoch down and before the backup
+    # saved it, the resumed run runs that epoch again and its new time replaces the old one.
     callbacks = [EpochClock(os.path.join(CACHE, name + "-epochs.json")),
                  keras.callbacks.BackupAndRestore(os.path.join(CACHE, name + "-backup"))]  # fmt: skip
     config = training.TrainConfig(epochs=epochs, seed=0, verbose=2)

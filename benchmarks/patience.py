@@ -120,6 +120,11 @@ def plot(table, path):
         errors = [v[1] for _, v in points]
         axes[0].errorbar(epochs, means, yerr=errors, marker="o", capsize=3, label=row)
         axes[1].plot([v[3] for _, v in points], means, marker="o", label=row)
+        for e, (mean, _, n, hours) in points:  # points over fewer seeds say how many
+            if n < max(v[2] for v in table.values()):
+                for ax, x in ((axes[0], e), (axes[1], hours)):
+                    ax.annotate(f"{n} seed" + ("s" if n > 1 else ""), (x, mean), textcoords="offset points",
+                                xytext=(4, 4), fontsize=8)  # fmt: skip
     axes[0].set(xscale="log", xlabel="epochs", ylabel="test accuracy %", title="accuracy vs epochs")
     axes[0].set_xticks(sorted({e for _, e in table}), labels=[str(e) for e in sorted({e for _, e in table})])
     axes[0].minorticks_off()
