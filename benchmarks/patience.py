@@ -111,6 +111,7 @@ def plot(table, path):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    most_seeds = max(v[2] for v in table.values())
     for row in ROWS:
         points = sorted((e, v) for (r, e), v in table.items() if r == row)
         if not points:
@@ -121,7 +122,7 @@ def plot(table, path):
         axes[0].errorbar(epochs, means, yerr=errors, marker="o", capsize=3, label=row)
         axes[1].plot([v[3] for _, v in points], means, marker="o", label=row)
         for e, (mean, _, n, hours) in points:  # points over fewer seeds say how many
-            if n < max(v[2] for v in table.values()):
+            if n < most_seeds:
                 for ax, x in ((axes[0], e), (axes[1], hours)):
                     ax.annotate(f"{n} seed" + ("s" if n > 1 else ""), (x, mean), textcoords="offset points",
                                 xytext=(4, 4), fontsize=8)  # fmt: skip
