@@ -45,6 +45,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import common  # noqa: E402
 import keras  # noqa: E402
+from epoch_clock import EpochClock  # noqa: E402
 
 from keras_kd import demo  # noqa: E402
 from keras_kd import profiling  # noqa: E402
@@ -105,40 +106,6 @@ def d1_teachers(models, data, quick):
     return ensemble_teacher(tuned), seconds
 
 
-class EpochClock(keras.callbacks.Callback):
-    """The seconds of each finished epoch (validation included), kept in `path` across interruptions.
-
-    A run resumed by `keras.callbacks.BackupAndRestore` after epoch k only
-    times the epochs after k; this clock reads the earlier epochs' seconds
-    back from `path` (rewritten atomically after each epoch), so `seconds`
-    is the whole run's cost however often it was resumed. A run that starts
-    at epoch 0 is a fresh one and starts the clock afresh.
-    """
-
-    def __init__(self, path):
-        super().__init__()
-        self.path = path
-        self.epochs = {}
-        if os.path.exists(path):
-            with open(path) as f:
-                self.epochs = {int(epoch): seconds for epoch, seconds in json.load(f).items()}
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 0:
-            self.epochs = {}
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs[epoch] = time.perf_counter() - self._start
-        with open(self.path + ".tmp", "w") as f:
-            json.dump(self.epochs, f)
-        os.replace(self.path + ".tmp", self.path)
-
-    @property
-    def seconds(self):
-        return sum(self.epochs.values())
-
-
 def candidate(recipe, epochs, models, teacher, data, quick):
     """Trains one candidate student, saves it in the cache; returns its record."""
     name = candidate_name(recipe, epochs, quick)
@@ -147,8 +114,7 @@ def candidate(recipe, epochs, models, teacher, data, quick):
     # The runs score on the validation split: the test split is not handed to them.
     selection_data = ((x_train, y_train), validation, validation)
     os.makedirs(CACHE, exist_ok=True)
-    # The clock first: if a run breaks after the clock wrote an epoch down and before the backup
-    # saved it, the resumed run runs that epoch again and its new time replaces the old one.
+    # The clock first (see `EpochClock`).
     callbacks = [EpochClock(os.path.join(CACHE, name + "-epochs.json")),
                  keras.callbacks.BackupAndRestore(os.path.join(CACHE, name + "-backup"))]  # fmt: skip
     config = training.TrainConfig(epochs=epochs, seed=0, verbose=2)
@@ -166,7 +132,7 @@ def candidate(recipe, epochs, models, teacher, data, quick):
         "teacher_val_accuracy": teacher_val, "teacher_stage_seconds": teacher_seconds,
         # Every epoch's seconds, also those run before an interruption (`EpochClock`).
         "train_seconds": callbacks[0].seconds + teacher_seconds,
-        "seconds_per_epoch": statistics.median(callbacks[0].epochs.values()),
+        "seconds_per_epoch": statistics.median(callbacks[0].per_epoch("seconds")),
         "path": path,
     }  # fmt: skip
 

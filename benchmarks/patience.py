@@ -21,6 +21,10 @@ the longer ones, 1 by default, said so in the table). Writes one JSON line
 per finished (row, epochs, seed) to `--results` (resumable; with the
 test and validation accuracy, the seconds, and the teacher's test accuracy) and, at the
 end, `patience.png`: test accuracy against epochs and against training hours.
+An interrupted KD, function matching or DAKD row resumes from its last
+finished epoch (`keras.callbacks.BackupAndRestore`; its seconds and
+validation accuracy count every epoch, `EpochClock`), so a 100-epoch row
+can span sessions; a scratch row starts over.
 
     python benchmarks/patience.py
     python benchmarks/patience.py --rows kd function_matching --epochs 10
@@ -36,8 +40,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import common  # noqa: E402
+import keras  # noqa: E402
 from common import append_record  # noqa: E402
 from common import load_records  # noqa: E402
+from epoch_clock import EpochClock  # noqa: E402
 from keras_kd import demo  # noqa: E402
 from keras_kd import files  # noqa: E402
 from keras_kd import losses  # noqa: E402
@@ -47,6 +53,7 @@ from keras_kd.methods import dakd  # noqa: E402
 from keras_kd.methods import function_matching  # noqa: E402
 
 ROWS = ("scratch", "kd", "function_matching", "dakd")
+CACHE = os.path.join(demo.cache_dir(), "patience")
 
 
 def parse_sweep_point(point, parser):
@@ -65,28 +72,43 @@ def sweep_row(consistency_weight, temperature):
     return f"dakd_lambda{consistency_weight:g}_T{temperature:g}"
 
 
-def run_row(row, epochs, seed, teacher, data, base, dakd_settings=(1.0, 4.0)):
+def run_row(row, epochs, seed, teacher, data, base, key, dakd_settings=(1.0, 4.0)):
+    """Trains one (row, epochs, seed); returns its record.
+
+    The teacher-guided rows resume from their last finished epoch
+    (`keras.callbacks.BackupAndRestore` and `EpochClock` under
+    `~/.cache/keras_kd/patience/<key>-*`); scratch (18 min at 100 epochs) starts over.
+    """
     config = training.TrainConfig(epochs=epochs, learning_rate=base.learning_rate, seed=seed, verbose=0)
+    clock, callbacks = None, None
+    if row != "scratch":
+        stem = os.path.join(CACHE, key)
+        os.makedirs(CACHE, exist_ok=True)
+        clock = EpochClock(stem + "-epochs.json")
+        callbacks = [clock, keras.callbacks.BackupAndRestore(stem + "-backup")]  # the clock first (see `EpochClock`)
     teacher_seconds = 0.0
     if row == "scratch":
         result = training.train_supervised(row, zoo.student_cnn, data, config)
     elif row == "kd":
-        result = training.train_distilled(row, teacher, zoo.student_cnn, data, config,
+        result = training.train_distilled(row, teacher, zoo.student_cnn, data, config, callbacks=callbacks,
                                           distillation_losses=[losses.KD(4.0)], student_loss_weight=0.9)  # fmt: skip
     elif row == "function_matching":
-        result = function_matching(teacher, zoo.student_cnn, data, config)
+        result = function_matching(teacher, zoo.student_cnn, data, config, callbacks=callbacks)
     else:
+        # Step 2 runs again on a resume: seeded, it gives the same teacher on the same machine.
         stage = training.TrainConfig(epochs=2, learning_rate=2e-4, seed=seed, verbose=0)
         consistency_weight, temperature = dakd_settings
         outcome = dakd(teacher, zoo.student_cnn, data, config, teacher_config=stage, views="fashion_dakd",
-                       consistency_weight=consistency_weight, temperature=temperature)  # fmt: skip
+                       consistency_weight=consistency_weight, temperature=temperature, callbacks=callbacks)  # fmt: skip
         result, teacher_seconds = outcome.student, outcome.teacher.train_seconds
-    history = result.history
+    # The clock holds every epoch, also those before a resume; the history only the last run's.
+    val_accuracy = clock.per_epoch("val_accuracy") if clock else result.history["val_accuracy"]
+    seconds = clock.seconds if clock else result.train_seconds
     return {
         "row": row, "epochs": epochs, "seed": seed, "test_accuracy": result.test_accuracy,
-        "val_accuracy": history["val_accuracy"][-1], "best_val_accuracy": max(history["val_accuracy"]),
-        "train_seconds": result.train_seconds + teacher_seconds, "teacher_stage_seconds": teacher_seconds,
-        "seconds_per_epoch": result.train_seconds / epochs,
+        "val_accuracy": val_accuracy[-1], "best_val_accuracy": max(val_accuracy),
+        "train_seconds": seconds + teacher_seconds, "teacher_stage_seconds": teacher_seconds,
+        "seconds_per_epoch": seconds / epochs,
     }  # fmt: skip
 
 
@@ -162,11 +184,14 @@ def main():
         if seed not in teachers:
             teachers[seed] = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
         teacher, teacher_record = teachers[seed]
-        record = {**run_row(method, epochs, seed, teacher, data, base, settings), "row": name,
+        key = f"{name}-e{epochs}-s{seed}" + ("-quick" if args.quick else "")
+        record = {**run_row(method, epochs, seed, teacher, data, base, key, settings), "row": name,
                   "teacher_test_accuracy": teacher_record["test_accuracy"]}  # fmt: skip
         if method == "dakd":
             record.update(consistency_weight=settings[0], temperature=settings[1])
         append_record(args.results, record)
+        if os.path.exists(os.path.join(CACHE, key + "-epochs.json")):  # recorded: the clock is done
+            os.remove(os.path.join(CACHE, key + "-epochs.json"))
         print(f"{name} {epochs} epochs seed {seed}: test {100 * record['test_accuracy']:.2f}% "
               f"val {100 * record['val_accuracy']:.2f}% ({record['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
     records = load_records(args.results)
