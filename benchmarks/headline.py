@@ -1,15 +1,18 @@
 """The headline model: the best <= 100k-parameter int8 Fashion-MNIST student.
 
-Teacher: the mixture of the demo's three zoo teachers (seeds 0-2, cached by
-`demo.get_teacher`, shared with `patience.py`), `methods.ensemble_teacher`
-at T 1. Student: `zoo.student_convnet()` (97,474 parameters, 9.4M MACs).
-One candidate per recipe in `--recipes` and budget in `--epochs`:
+Teacher: the mixture of the demo's zoo teachers of `--teacher-seeds`
+(default 0 1 2; cached by `demo.get_teacher`, shared with `patience.py`),
+`methods.ensemble_teacher` at T 1; one seed is that teacher alone.
+Students (`--students`): `convnet`, `zoo.student_convnet()` (97,474
+parameters, 9.4M MACs; the default) and `cnn`, `zoo.student_cnn()` (90k
+parameters, 1.5M MACs; `patience.py`'s student). One candidate per student,
+recipe in `--recipes` and budget in `--epochs`:
 
     fm    `methods.function_matching`: `fashion_mixup` views, the teacher
           live on each, KL only at T 1, gradient clipping at 1.0, Adam 2e-3
           with cosine decay.
     dakd  `methods.dakd` whole, as `patience.py`'s DAKD row: step 2
-          fine-tunes each of the three teachers on `fashion_dakd`'s D1
+          fine-tunes each teacher on `fashion_dakd`'s D1
           (2 epochs, lr 2e-4; cached), their mixture then teaches on D2
           (T 4, lambda 1), Adam 2e-3 with cosine decay.
 
@@ -30,6 +33,7 @@ written to `benchmarks/results/fashion_mnist_student_int8.tflite` and
 
     python benchmarks/headline.py                  # function matching, 30 and 100 epochs
     python benchmarks/headline.py --recipes fm dakd --epochs 30
+    python benchmarks/headline.py --recipes dakd --epochs 100 --students cnn --teacher-seeds 0
     python benchmarks/headline.py --quick          # a smoke run, 8k images, files in the cache
 """
 
@@ -62,20 +66,27 @@ from keras_kd.methods import function_matching  # noqa: E402
 TEACHER_SEEDS = (0, 1, 2)
 CACHE = os.path.join(demo.cache_dir(), "headline")
 RECIPES = ("fm", "dakd")
+STUDENTS = {"convnet": zoo.student_convnet, "cnn": zoo.student_cnn}
 
 
-def teachers(base, data):
-    """The demo's zoo teachers of seeds 0-2 and the seconds spent training those not cached."""
-    models, seconds = [], 0.0
-    for seed in TEACHER_SEEDS:
-        model, record = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
-        models.append(model)
+def teachers(base, data, seeds):
+    """`{seed: the demo's zoo teacher of that seed}` and the seconds spent training those not cached."""
+    models, seconds = {}, 0.0
+    for seed in seeds:
+        models[seed], record = demo.get_teacher(dataclasses.replace(base, seed=seed), data)
         seconds += 0.0 if record["cached"] else record["train_seconds"]
     return models, seconds
 
 
-def candidate_name(recipe, epochs, quick):
-    return f"student_convnet-{recipe}-e{epochs}" + ("-quick" if quick else "")
+def mixture(models):
+    """The teachers as one model: the model itself if there is one, else their mixture at T 1."""
+    return models[0] if len(models) == 1 else ensemble_teacher(models)
+
+
+def candidate_name(student, recipe, epochs, seeds, quick):
+    """E.g. `student_convnet-dakd-e30` (the three teachers' mixture) or `student_cnn-dakd-e100-t0`."""
+    teachers = "" if tuple(seeds) == TEACHER_SEEDS else "-t" + "".join(str(seed) for seed in seeds)
+    return f"student_{student}-{recipe}-e{epochs}{teachers}" + ("-quick" if quick else "")
 
 
 def save_atomically(model, path):
@@ -86,9 +97,9 @@ def save_atomically(model, path):
 
 
 def d1_teachers(models, data, quick):
-    """DAKD's step 2 for each teacher of the mixture (cached); returns the mixture and the stage's cost in seconds."""
+    """DAKD's step 2 for each teacher of `models` (cached); returns their mixture and the stage's cost in seconds."""
     tuned, seconds = [], 0.0
-    for seed, model in zip(TEACHER_SEEDS, models):
+    for seed, model in models.items():
         path = os.path.join(CACHE, f"teacher_d1-s{seed}" + ("-quick" if quick else "") + ".keras")
         if not os.path.exists(path):
             stage = training.TrainConfig(epochs=2, learning_rate=2e-4, seed=seed, verbose=2)
@@ -103,12 +114,11 @@ def d1_teachers(models, data, quick):
         with open(path + ".json") as f:
             seconds += json.load(f)["train_seconds"]  # the stage's cost, also when cached by an earlier run
         tuned.append(keras.saving.load_model(path, compile=False))
-    return ensemble_teacher(tuned), seconds
+    return mixture(tuned), seconds
 
 
-def candidate(recipe, epochs, models, teacher, data, quick):
+def candidate(name, student, recipe, epochs, models, teacher, data, quick):
     """Trains one candidate student, saves it in the cache; returns its record."""
-    name = candidate_name(recipe, epochs, quick)
     path = os.path.join(CACHE, name + ".keras")
     (x_train, y_train), validation, _ = data
     # The runs score on the validation split: the test split is not handed to them.
@@ -120,15 +130,16 @@ def candidate(recipe, epochs, models, teacher, data, quick):
     config = training.TrainConfig(epochs=epochs, seed=0, verbose=2)
     teacher_seconds, teacher_val = 0.0, training.test_accuracy(teacher, *validation)
     if recipe == "fm":
-        result = function_matching(teacher, zoo.student_convnet, selection_data, config, callbacks=callbacks)
+        result = function_matching(teacher, STUDENTS[student], selection_data, config, callbacks=callbacks)
     else:
         teacher, teacher_seconds = d1_teachers(models, selection_data, quick)
         teacher_val = training.test_accuracy(teacher, *validation)
-        result = dakd(teacher, zoo.student_convnet, selection_data, config, views="fashion_dakd",
+        result = dakd(teacher, STUDENTS[student], selection_data, config, views="fashion_dakd",
                       temperature=4.0, consistency_weight=1.0, callbacks=callbacks).student  # fmt: skip
     save_atomically(result.model, path)
     return {
-        "candidate": name, "recipe": recipe, "epochs": epochs, "val_accuracy": result.test_accuracy,
+        "candidate": name, "student": student, "recipe": recipe, "epochs": epochs, "teacher_seeds": list(models),
+        "val_accuracy": result.test_accuracy,
         "teacher_val_accuracy": teacher_val, "teacher_stage_seconds": teacher_seconds,
         # Every epoch's seconds, also those run before an interruption (`EpochClock`).
         "train_seconds": callbacks[0].seconds + teacher_seconds,
@@ -167,6 +178,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, nargs="+", default=[30, 100], help="budgets (one candidate per recipe each)")
     parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=["fm"], help="recipes (see above); default fm")
+    parser.add_argument("--students", nargs="+", choices=list(STUDENTS), default=["convnet"],
+                        help="zoo students (convnet 97k parameters, cnn 90k); default convnet")  # fmt: skip
+    parser.add_argument("--teacher-seeds", type=int, nargs="+", default=list(TEACHER_SEEDS),
+                        help="the zoo teachers whose mixture teaches; default 0 1 2")  # fmt: skip
     parser.add_argument("--results", default=None, help="default benchmarks/results/headline.jsonl (the cache when --quick)")
     parser.add_argument("--out", default=None, help="where the chosen .keras and int8 .tflite go "
                         "(default benchmarks/results; the cache when --quick)")
@@ -178,25 +193,26 @@ def main():
     start = time.perf_counter()
     base, data = common.demo_budget(args.quick)
     budgets = [1] if args.quick else args.epochs
-    models, teacher_seconds = teachers(base, data)
-    teacher = ensemble_teacher(models)
+    if len(set(args.teacher_seeds)) != len(args.teacher_seeds):
+        parser.error(f"--teacher-seeds must not repeat a seed. Received: {args.teacher_seeds}")
+    models, teacher_seconds = teachers(base, data, args.teacher_seeds)
+    teacher = mixture(list(models.values()))
     (_, validation, (x_test, y_test)) = data
     teacher_record = {"val_accuracy": training.test_accuracy(teacher, *validation),
                       "test_accuracy": training.test_accuracy(teacher, x_test, y_test)}  # fmt: skip
-    print(f"teacher mixture: val {100 * teacher_record['val_accuracy']:.2f}%, test "
+    print(f"teacher (seeds {' '.join(map(str, models))}): val {100 * teacher_record['val_accuracy']:.2f}%, test "
           f"{100 * teacher_record['test_accuracy']:.2f}% ({teacher_seconds / 60:.1f} min training teachers)")  # fmt: skip
     records = {r["candidate"]: r for r in common.load_records(args.results) if "candidate" in r}
-    names = [candidate_name(r, e, args.quick) for r in args.recipes for e in budgets]
-    for recipe in args.recipes:
-        for epochs in budgets:
-            name = candidate_name(recipe, epochs, args.quick)
-            if name in records and os.path.exists(records[name]["path"]):
-                continue
-            records[name] = candidate(recipe, epochs, models, teacher, data, args.quick)
-            common.append_record(args.results, records[name])
-            print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
-                  f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
-    chosen = max((records[n] for n in names), key=lambda r: r["val_accuracy"])
+    jobs = {candidate_name(s, r, e, args.teacher_seeds, args.quick): (s, r, e)
+            for s in args.students for r in args.recipes for e in budgets}  # fmt: skip
+    for name, (student, recipe, epochs) in jobs.items():
+        if name in records and os.path.exists(records[name]["path"]):
+            continue
+        records[name] = candidate(name, student, recipe, epochs, models, teacher, data, args.quick)
+        common.append_record(args.results, records[name])
+        print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
+              f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
+    chosen = max((records[n] for n in jobs), key=lambda r: r["val_accuracy"])
     student = keras.saving.load_model(chosen["path"])
     shipped = ship(student, chosen, data, args, teacher_record)
     if chosen.get("recipe") == "dakd":  # its teacher was the D1-tuned mixture (cached): report it too
