@@ -104,6 +104,8 @@ def run_row(row, epochs, seed, teacher, data, base, key, dakd_settings=(1.0, 4.0
     # The clock holds every epoch, also those before a resume; the history only the last run's.
     val_accuracy = clock.per_epoch("val_accuracy") if clock else result.history["val_accuracy"]
     seconds = clock.seconds if clock else result.train_seconds
+    if clock:  # the row is finished (its backup is gone with the fit): so is its clock
+        os.remove(clock.path)
     return {
         "row": row, "epochs": epochs, "seed": seed, "test_accuracy": result.test_accuracy,
         "val_accuracy": val_accuracy[-1], "best_val_accuracy": max(val_accuracy),
@@ -190,8 +192,6 @@ def main():
         if method == "dakd":
             record.update(consistency_weight=settings[0], temperature=settings[1])
         append_record(args.results, record)
-        if os.path.exists(os.path.join(CACHE, key + "-epochs.json")):  # recorded: the clock is done
-            os.remove(os.path.join(CACHE, key + "-epochs.json"))
         print(f"{name} {epochs} epochs seed {seed}: test {100 * record['test_accuracy']:.2f}% "
               f"val {100 * record['val_accuracy']:.2f}% ({record['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
     records = load_records(args.results)
