@@ -18,7 +18,8 @@ recipe in `--recipes` and budget in `--epochs`:
 
 Selection never looks at the test set: every candidate is scored on the
 5k validation split (the runs are handed the validation split in place of
-the test split), the best one is chosen, and only then is the test set
+the test split), the best one is chosen (on a tie, the one with fewer
+MACs), and only then is the test set
 read, once, for the chosen student: its float accuracy, then its int8
 LiteRT model's accuracy through the LiteRT interpreter, size, latency
 (batch 1, 1 thread, XNNPACK), parameters and MACs.
@@ -148,6 +149,11 @@ def candidate(name, student, recipe, epochs, models, teacher, data, quick):
     }  # fmt: skip
 
 
+def selection_key(record):
+    """Validation accuracy; on a tie, the student with fewer MACs (the one a device would rather run)."""
+    return record["val_accuracy"], -profiling.count_macs(STUDENTS[record["student"]]())
+
+
 def ship(student, chosen, data, args, teacher_record):
     """Reads the test set once: float and int8 accuracy, size, latency; writes the files."""
     (x_train, _), _, (x_test, y_test) = data
@@ -212,7 +218,7 @@ def main():
         common.append_record(args.results, records[name])
         print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
               f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
-    chosen = max((records[n] for n in jobs), key=lambda r: r["val_accuracy"])
+    chosen = max((records[n] for n in jobs), key=selection_key)
     student = keras.saving.load_model(chosen["path"])
     shipped = ship(student, chosen, data, args, teacher_record)
     if chosen.get("recipe") == "dakd":  # its teacher was the D1-tuned mixture (cached): report it too
