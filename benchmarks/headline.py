@@ -149,9 +149,9 @@ def candidate(name, student, recipe, epochs, models, teacher, data, quick):
     }  # fmt: skip
 
 
-def selection_key(record):
+def selection_key(val_accuracy, student):
     """Validation accuracy; on a tie, the student with fewer MACs (the one a device would rather run)."""
-    return record["val_accuracy"], -profiling.count_macs(STUDENTS[record["student"]]())
+    return val_accuracy, -profiling.count_macs(STUDENTS[student]())
 
 
 def ship(student, chosen, data, args, teacher_record):
@@ -218,7 +218,8 @@ def main():
         common.append_record(args.results, records[name])
         print(f"{name}: val {100 * records[name]['val_accuracy']:.2f}% "
               f"({records[name]['train_seconds'] / 60:.1f} min)", flush=True)  # fmt: skip
-    chosen = max((records[n] for n in jobs), key=selection_key)
+    # The job names the student: records from before 2026-12-07 do not.
+    chosen = records[max(jobs, key=lambda name: selection_key(records[name]["val_accuracy"], jobs[name][0]))]
     student = keras.saving.load_model(chosen["path"])
     shipped = ship(student, chosen, data, args, teacher_record)
     if chosen.get("recipe") == "dakd":  # its teacher was the D1-tuned mixture (cached): report it too
