@@ -35,6 +35,7 @@ written to `benchmarks/results/fashion_mnist_student_int8.tflite` and
     python benchmarks/headline.py                  # function matching, 30 and 100 epochs
     python benchmarks/headline.py --recipes fm dakd --epochs 30
     python benchmarks/headline.py --recipes dakd --epochs 100 --students cnn --teacher-seeds 0
+    python benchmarks/headline.py --recipes dakd --epochs 200 --students cnn --teacher-seeds 0 --overwrite   # the shipped files
     python benchmarks/headline.py --quick          # a smoke run, 8k images, files in the cache
 """
 
