@@ -42,7 +42,8 @@ def load_records(path):
 
 
 def append_record(path, record):
-    """Appends one finished row, so an interrupted run resumes after it."""
+    """Appends one finished row, so an interrupted run resumes after it (creating `path`'s folder)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
 

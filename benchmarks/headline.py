@@ -30,7 +30,8 @@ finished epoch (`keras.callbacks.BackupAndRestore`), and its recorded
 seconds count every epoch, those before the interruption too (`EpochClock`,
 in `<candidate>-epochs.json` beside the cached model). The chosen model is
 written to `benchmarks/results/fashion_mnist_student_int8.tflite` and
-`.keras` (refused if they exist, unless `--overwrite`).
+`.keras`, or to `--out` (created if missing); if they exist the run is
+refused before any training, unless `--overwrite`.
 
     python benchmarks/headline.py                  # function matching, 30 and 100 epochs
     python benchmarks/headline.py --recipes fm dakd --epochs 30
@@ -155,16 +156,27 @@ def selection_key(val_accuracy, student):
     return val_accuracy, -profiling.count_macs(STUDENTS[student]())
 
 
+def output_paths(args):
+    """The chosen model's .keras and int8 .tflite paths in `--out`."""
+    stem = "fashion_mnist_student" + ("-quick" if args.quick else "")
+    return os.path.join(args.out, stem + ".keras"), os.path.join(args.out, stem + "_int8.tflite")
+
+
+def check_output(args):
+    """Before any training: creates `--out` and refuses files it would overwrite without `--overwrite`."""
+    existing = [p for p in output_paths(args) if os.path.exists(p)]
+    if existing and not args.overwrite:
+        raise FileExistsError(f"Refusing to overwrite {existing}: the chosen model is written there. "
+                              "Pass --overwrite to replace them, or --out another folder.")  # fmt: skip
+    os.makedirs(args.out, exist_ok=True)
+
+
 def ship(student, chosen, data, args, teacher_record):
     """Reads the test set once: float and int8 accuracy, size, latency; writes the files."""
     (x_train, _), _, (x_test, y_test) = data
-    stem = "fashion_mnist_student" + ("-quick" if args.quick else "")
-    keras_path = os.path.join(args.out, stem + ".keras")
-    tflite_path = os.path.join(args.out, stem + "_int8.tflite")
-    existing = [p for p in (keras_path, tflite_path) if os.path.exists(p)]
-    if existing and not args.overwrite:
-        raise FileExistsError(f"Refusing to overwrite {existing}. Pass --overwrite, or --out another folder.")
-    tmp = os.path.join(args.out, f".tmp-{os.getpid()}-{stem}.keras")
+    keras_path, tflite_path = output_paths(args)
+    check_output(args)  # again: the files may have appeared while the candidates trained
+    tmp = os.path.join(args.out, f".tmp-{os.getpid()}-{os.path.basename(keras_path)}")
     student.save(tmp)
     os.replace(tmp, keras_path)
     to_tflite(student, tflite_path, quantization="int8", representative_data=x_train[:500], overwrite=args.overwrite)
@@ -197,6 +209,7 @@ def main():
     args = parser.parse_args()
     args.results = args.results or (os.path.join(CACHE, "headline-quick.jsonl") if args.quick else "benchmarks/results/headline.jsonl")
     args.out = args.out or (CACHE if args.quick else "benchmarks/results")
+    check_output(args)
     start = time.perf_counter()
     base, data = common.demo_budget(args.quick)
     budgets = [1] if args.quick else args.epochs

@@ -171,6 +171,7 @@ def main():
     parser.add_argument("--sweep-epochs", type=int, default=10)
     args = parser.parse_args()
     sweep = [parse_sweep_point(point, parser) for point in args.dakd_sweep]
+    os.makedirs(os.path.dirname(args.plot) or ".", exist_ok=True)  # before training, not after
     base, data = common.demo_budget(args.quick)
     budgets = [1, 2] if args.quick else args.epochs
     done = {(r["row"], r["epochs"], r["seed"]) for r in load_records(args.results)}
